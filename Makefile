@@ -1,0 +1,60 @@
+# The entry points people type. `make test` is the README's test command and what
+# CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools lint unit e2e test crds cluster-up cluster-down cluster-status clean
+
+help:
+	@echo "make test          lint + unit + e2e tests (builds tools and starts the local cluster when needed)"
+	@echo "make unit          fast unit tests only"
+	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
+	@echo "make lint          ruff, mypy, import-linter"
+	@echo "make crds          regenerate crds/ from the pydantic models"
+	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
+	@echo "make cluster-up    start the local cluster (kubectl context kwok-airkube)"
+	@echo "make cluster-down  delete it"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+tools:
+	hack/build-tools.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest -m 'not e2e' $(PYTEST_ARGS)
+
+e2e: $(STAMP) tools
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+test: lint $(STAMP) tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+crds: $(STAMP)
+	$(BIN)/python -m airkube.api.crdgen crds
+
+cluster-up: tools
+	hack/cluster.sh up
+
+cluster-down:
+	hack/cluster.sh down
+
+cluster-status:
+	hack/cluster.sh status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

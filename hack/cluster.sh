@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Starts, stops and inspects the local test cluster: kube-apiserver, etcd,
+# kube-controller-manager, kube-scheduler and the kwok controller, run by
+# `kwokctl --runtime binary` as local processes from the binaries that
+# hack/build-tools.sh built (nothing is downloaded). Pods are simulated by the
+# Stages in hack/kwok/stages.yaml on one fake node, kwok-node-0.
+#
+# Usage: hack/cluster.sh up|down|status|env
+#   up      build the tools if needed, create (or reuse) the cluster, wait for a Ready node
+#   down    delete the cluster and its context from the kubeconfig
+#   status  exit 0 when the cluster answers and its node is Ready
+#   env     print the PATH export that puts the pinned kubectl, helm, kwokctl first
+#
+# The kubeconfig is the default one (~/.kube/config, or $KUBECONFIG); the
+# context is kwok-$AIRKUBE_CLUSTER_NAME (kwok-airkube).
+set -euo pipefail
+HACK="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.sh
+. "$HACK/versions.sh"
+NAME="${AIRKUBE_CLUSTER_NAME:-airkube}"
+CONTEXT="kwok-$NAME"
+export KWOK_WORKDIR="$AIRKUBE_CACHE/kwok"      # kwokctl's state: clusters, logs, certs
+export KWOK_KUBE_VERSION="$KUBE_VERSION"        # flags kwokctl generates match our build
+export KWOK_ETCD_VERSION="${ETCD_VERSION#v}"
+export PATH="$AIRKUBE_PATH_DIR:$PATH"
+
+die() { echo "cluster: $*" >&2; exit 1; }
+kctl() { kubectl --context "$CONTEXT" "$@"; }
+
+healthy() {
+  kctl get --raw /readyz >/dev/null 2>&1
+}
+
+node_ready() {
+  kctl wait --for=condition=Ready node/kwok-node-0 --timeout="${1:-0s}" >/dev/null 2>&1
+}
+
+exists() {
+  kwokctl get clusters 2>/dev/null | grep -qx "$NAME"
+}
+
+up() {
+  "$HACK/build-tools.sh"
+  local start=$SECONDS log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
+  mkdir -p "$(dirname "$log")"
+  if exists && ! healthy; then
+    echo "cluster: $NAME exists but does not answer; restarting it"
+    kwokctl start cluster --name "$NAME" >>"$log" 2>&1 || {
+      echo "cluster: restart failed; recreating $NAME"
+      kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || true
+    }
+  fi
+  if ! exists; then
+    echo "cluster: creating $NAME (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+    kwokctl create cluster --name "$NAME" --runtime binary \
+      --kube-apiserver-binary "$AIRKUBE_BIN/kube-apiserver-$KUBE_VERSION" \
+      --kube-controller-manager-binary "$AIRKUBE_BIN/kube-controller-manager-$KUBE_VERSION" \
+      --kube-scheduler-binary "$AIRKUBE_BIN/kube-scheduler-$KUBE_VERSION" \
+      --kwok-controller-binary "$AIRKUBE_BIN/kwok-$KWOK_VERSION" \
+      --etcd-binary "$AIRKUBE_BIN/etcd-$ETCD_VERSION" \
+      --disable-qps-limits \
+      --config "$HACK/kwok/stages.yaml" \
+      --wait 120s >>"$log" 2>&1 ||
+      die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
+  fi
+  kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
+  node_ready 90s || die "node kwok-node-0 did not become Ready in 90s (see: kwokctl --name $NAME logs kwok-controller)"
+  echo "cluster: $NAME is up with a Ready node in $((SECONDS - start))s; kubectl context $CONTEXT"
+}
+
+down() {
+  if exists; then
+    kwokctl delete cluster --name "$NAME" >/dev/null
+    echo "cluster: $NAME deleted"
+  else
+    echo "cluster: $NAME does not exist"
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) healthy && node_ready 0s && echo "cluster: $NAME is up (context $CONTEXT)" || die "$NAME is not running: hack/cluster.sh up" ;;
+  env) echo "export PATH=\"$AIRKUBE_PATH_DIR:\$PATH\"" ;;
+  *) die "usage: hack/cluster.sh up|down|status|env" ;;
+esac

@@ -1,0 +1,1 @@
+"""The ``airkube`` command line (also a kubectl plugin as ``kubectl airkube``)."""

@@ -1,0 +1,1 @@
+"""kopf handlers: thin glue from Kubernetes events to core, kube and store."""

@@ -1,0 +1,1 @@
+"""Python DAG authoring (``with DAG(...)``, ``a >> b``) rendered to DAG resources."""

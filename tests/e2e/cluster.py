@@ -1,0 +1,86 @@
+"""The cluster the e2e tests run against: the local kwok cluster, or an existing one.
+
+``AIRKUBE_TEST_KUBECONFIG`` names a kubeconfig of an existing cluster (kind, say) to
+use as it is. Otherwise the local cluster is brought up with ``hack/cluster.sh up``
+(reused when it is already running, and deleted afterwards only if this run started it).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parents[2]
+HACK = ROOT / "hack"
+
+
+def hack_var(name: str) -> str:
+    """A variable of hack/versions.sh (the pinned versions and the cache paths)."""
+    out = subprocess.run(
+        ["bash", "-c", f'. "{HACK}/versions.sh"; printf %s "${name}"'],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout
+
+
+@dataclass
+class Cluster:
+    """How to reach the test cluster."""
+
+    kubeconfig: str | None
+    context: str | None
+    kubectl_bin: str
+    started_here: bool
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [self.kubectl_bin, *self.kubectl_flags(), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{shlex.join(cmd)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def kubectl_flags(self) -> list[str]:
+        flags = []
+        if self.kubeconfig:
+            flags += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            flags += ["--context", self.context]
+        return flags
+
+    def api_client(self) -> client.ApiClient:
+        return config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
+
+
+def local_cluster_name() -> str:
+    return os.environ.get("AIRKUBE_CLUSTER_NAME", "airkube")
+
+
+def pinned_kubectl() -> str:
+    built = Path(hack_var("AIRKUBE_PATH_DIR")) / "kubectl"
+    return str(built) if built.exists() else (shutil.which("kubectl") or "kubectl")
+
+
+def bring_up() -> Cluster:
+    """Connect to the configured cluster, starting the local one when needed."""
+    external = os.environ.get("AIRKUBE_TEST_KUBECONFIG")
+    if external:
+        return Cluster(external, None, pinned_kubectl(), started_here=False)
+    running = subprocess.run([HACK / "cluster.sh", "status"], capture_output=True).returncode == 0
+    if not running:
+        proc = subprocess.run([HACK / "cluster.sh", "up"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"hack/cluster.sh up failed:\n{proc.stdout}{proc.stderr}")
+    return Cluster(None, f"kwok-{local_cluster_name()}", pinned_kubectl(), started_here=not running)
+
+
+def tear_down(cluster: Cluster) -> None:
+    if cluster.started_here and not os.environ.get("AIRKUBE_KEEP_CLUSTER"):
+        subprocess.run([HACK / "cluster.sh", "down"], capture_output=True)

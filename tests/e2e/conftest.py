@@ -1,0 +1,59 @@
+"""Fixtures of the e2e tests: the cluster (once per run) and a namespace per test."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+
+from .cluster import Cluster, bring_up, tear_down
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    c = bring_up()
+    try:
+        yield c
+    finally:
+        tear_down(c)
+
+
+@pytest.fixture(scope="session")
+def api(cluster: Cluster) -> Iterator[client.ApiClient]:
+    with cluster.api_client() as a:
+        yield a
+
+
+@pytest.fixture(scope="session")
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    name = f"e2e-{slug[:48].rstrip('-')}-{secrets.token_hex(3)}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    # Pods are refused until kube-controller-manager has made the default ServiceAccount.
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account(
+        name, field_selector="metadata.name=default"
+    ).items:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"namespace {name} got no default ServiceAccount in 30s")
+        time.sleep(0.1)
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
