@@ -2,7 +2,8 @@
 // from k8s.io/kubernetes at a pinned tag. k8s.io/kubernetes cannot be
 // `go install`ed directly because its go.mod replaces the staging modules with
 // local paths; here each staging module is mapped to its published v0.35.x tag.
-// Regenerate with hack/gomod/update-kubernetes.sh.
+// hack/build-tools.sh copies this module, sets the versions of hack/versions.sh
+// with `go mod edit`, and builds the four commands below.
 module airkube.local/hack/kubernetes
 
 go 1.25.0
