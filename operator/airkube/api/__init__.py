@@ -1,1 +1,1 @@
-"""Resource API: pydantic models of the DAG and DAGRun spec and status, and CRD schema generation."""
+"""Resource API: pydantic models of the DAG and DAGRun spec and status, and CRD generation."""

@@ -1,1 +1,1 @@
-"""Kubernetes I/O: client setup, applying a plan (creating and deleting pods, patching status), events."""
+"""Kubernetes I/O: client setup, applying a plan (create/delete pods, patch status), events."""
