@@ -127,7 +127,11 @@ steps=("$@")
 ((${#steps[@]})) || steps=(etcd kwok helm kubernetes)
 for step in "${steps[@]}"; do
   case "$step" in
-    kubernetes|etcd|kwok|helm) "build_$step" ;;
+    kubernetes|etcd|kwok|helm)
+      t0=$SECONDS
+      "build_$step"
+      ((SECONDS - t0 < 2)) || echo "build-tools: $step built in $((SECONDS - t0))s"
+      ;;
     *) die "unknown tool '$step': choose from kubernetes, etcd, kwok, helm" ;;
   esac
 done
