@@ -1,0 +1,577 @@
+"""The repository the controller and the CLI call: :class:`Store`.
+
+Every write is an idempotent upsert on a natural key (``INSERT … ON CONFLICT``), so a
+pass redone after the operator was killed writes the same facts again harmlessly, and
+a stale write never moves a row backwards (the rules are in :mod:`airkube.store.states`).
+One call is one transaction; :meth:`Store.record_pass` writes a run and its task tries
+together, the one transaction a reconcile pass needs.
+
+Natural keys: ``dags`` (namespace, name); ``dag_versions`` (namespace, dag, spec hash);
+``dag_runs`` (namespace, name, uid), an incarnation of a run name; ``task_instances``
+(run, task name, try number). Calls that name a run without its uid mean the newest
+incarnation recorded under that name.
+
+The store is synchronous (SQLAlchemy's sync engine); from asyncio code call it through
+``asyncio.to_thread``. It is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from alembic.util.exc import CommandError
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .engine import create_store_engine, masked, writing
+from .errors import StoreError, StoreUnavailableError, one_line
+from .migrate import current_revision, head_revision, upgrade
+from .models import Dag, DagRun, DagVersion, TaskInstance
+from .records import (
+    HASH_MAX,
+    NAMESPACE_MAX,
+    OUTPUT_MAX_BYTES,
+    RunRecord,
+    StoredDag,
+    StoredDagVersion,
+    StoredRun,
+    StoredTaskTry,
+    TaskTryRecord,
+    check_json,
+    check_name,
+    check_time,
+)
+from .states import RUN_STATE_RANK, TASK_STATE_RANK
+
+EXECUTEMANY_CHUNK = 200
+DAGS: Table = Dag.__table__  # type: ignore[assignment]
+DAG_VERSIONS: Table = DagVersion.__table__  # type: ignore[assignment]
+DAG_RUNS: Table = DagRun.__table__  # type: ignore[assignment]
+TASK_INSTANCES: Table = TaskInstance.__table__  # type: ignore[assignment]
+
+
+class Store:
+    """The metadata database: DAG versions, runs and task tries that outlive resources."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine whose database is already migrated (see :meth:`from_url`)."""
+        self.engine = engine
+        self.url = masked(engine.url)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(writing(engine), expire_on_commit=False)
+        self._dialect = engine.dialect.name
+
+    @classmethod
+    def from_url(cls, url: str, *, migrate: bool = True, **engine_args: Any) -> Self:
+        """Open the database at ``url`` and bring its schema up to date.
+
+        With ``migrate=False`` (e.g. a CLI that only reads) the schema is checked instead
+        and must already be at this airkube's newest revision.
+        Raises :class:`StoreError` (:class:`StoreUnavailableError` when the server
+        cannot be reached) with a one-line message naming the URL.
+        """
+        engine = create_store_engine(url, **engine_args)
+        store = cls(engine)
+        try:
+            if migrate:
+                store._migrate()
+            else:
+                store._check_schema()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # DAGs ---------------------------------------------------------------------------
+
+    def record_dag_version(
+        self,
+        namespace: str,
+        dag: str,
+        spec_hash: str,
+        spec: dict[str, Any],
+        now: datetime | None = None,
+    ) -> bool:
+        """Note that ``dag`` has spec ``spec_hash`` as of ``now``; True if that spec is new.
+
+        Each distinct spec is stored once. The DAG's current hash follows the newest
+        ``now`` (an older, late write does not overwrite it); seeing a deleted DAG again
+        undeletes it.
+        """
+        check_name("namespace", namespace, NAMESPACE_MAX)
+        check_name("dag name", dag)
+        check_name("spec hash", spec_hash, HASH_MAX)
+        check_json("spec", spec)
+        now = _now(now)
+        dag_insert = self._insert(DAGS).values(
+            namespace=namespace,
+            name=dag,
+            current_spec_hash=spec_hash,
+            first_seen=now,
+            last_seen=now,
+            deleted_at=None,
+        )
+        seen = dag_insert.excluded
+        dag_upsert = dag_insert.on_conflict_do_update(
+            index_elements=[DAGS.c.namespace, DAGS.c.name],
+            set_={
+                "current_spec_hash": seen.current_spec_hash,
+                "last_seen": seen.last_seen,
+                "deleted_at": None,
+            },
+            where=seen.last_seen >= DAGS.c.last_seen,
+        )
+        version_insert = (
+            self._insert(DAG_VERSIONS)
+            .values(
+                namespace=namespace, dag_name=dag, spec_hash=spec_hash, spec=spec, created_at=now
+            )
+            .on_conflict_do_nothing()
+            .returning(DAG_VERSIONS.c.spec_hash)
+        )
+        with self._errors(f"recording DAG {namespace}/{dag}"), self._write.begin() as s:
+            s.execute(dag_upsert)
+            return s.scalar(version_insert) is not None
+
+    def mark_dag_deleted(self, namespace: str, dag: str, now: datetime | None = None) -> None:
+        """Note that the DAG resource is gone; its versions and runs stay."""
+        now = _now(now)
+        stmt = (
+            update(DAGS)
+            .where(
+                DAGS.c.namespace == namespace,
+                DAGS.c.name == dag,
+                DAGS.c.deleted_at.is_(None),
+                DAGS.c.last_seen <= now,
+            )
+            .values(deleted_at=now, last_seen=now)
+        )
+        with self._errors(f"marking DAG {namespace}/{dag} deleted"), self._write.begin() as s:
+            s.execute(stmt)
+
+    def get_dag(self, namespace: str, dag: str) -> StoredDag | None:
+        """The DAG as last seen, or None if it was never recorded."""
+        with self._errors(f"reading DAG {namespace}/{dag}"), self._read() as s:
+            row = s.get(Dag, (namespace, dag))
+            return None if row is None else _stored_dag(row)
+
+    def get_dag_version(self, namespace: str, dag: str, spec_hash: str) -> StoredDagVersion | None:
+        """The spec snapshot a run pinned, by its hash."""
+        with self._errors(f"reading DAG {namespace}/{dag} version {spec_hash}"), self._read() as s:
+            row = s.get(DagVersion, (namespace, dag, spec_hash))
+            return None if row is None else _stored_version(row)
+
+    def list_dag_versions(self, namespace: str, dag: str) -> list[StoredDagVersion]:
+        """Every recorded spec of the DAG, newest first."""
+        stmt = (
+            select(DagVersion)
+            .where(DagVersion.namespace == namespace, DagVersion.dag_name == dag)
+            .order_by(DagVersion.created_at.desc(), DagVersion.spec_hash)
+        )
+        with self._errors(f"listing versions of DAG {namespace}/{dag}"), self._read() as s:
+            return [_stored_version(row) for row in s.scalars(stmt)]
+
+    # Runs ---------------------------------------------------------------------------
+
+    def upsert_run(self, run: RunRecord, now: datetime | None = None) -> None:
+        """Record what is known about a run; see :mod:`airkube.store.states` for the rules."""
+        self.record_pass(run, (), now)
+
+    def record_task_tries(
+        self,
+        namespace: str,
+        run: str,
+        tries: Sequence[TaskTryRecord],
+        *,
+        run_uid: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record task tries of a run recorded before, in one transaction.
+
+        Raises :class:`StoreError` if the run was never recorded with :meth:`upsert_run`.
+        """
+        now = _now(now)
+        with (
+            self._errors(f"recording task tries of run {namespace}/{run}"),
+            self._write.begin() as s,
+        ):
+            run_id = self._run_id(s, namespace, run, run_uid)
+            if run_id is None:
+                raise StoreError(
+                    f"run {namespace}/{run} is not in the metadata database; record it "
+                    "(upsert_run) before its task tries"
+                )
+            self._upsert_tries(s, run_id, tries, now)
+
+    def record_pass(
+        self, run: RunRecord, tries: Sequence[TaskTryRecord], now: datetime | None = None
+    ) -> None:
+        """Record a run and its task tries in one transaction: what one reconcile pass writes."""
+        now = _now(now)
+        with self._errors(f"recording run {run.namespace}/{run.name}"), self._write.begin() as s:
+            run_id = self._upsert_run(s, run, now)
+            if tries:
+                self._upsert_tries(s, run_id, tries, now)
+
+    def mark_run_resource_deleted(
+        self, namespace: str, run: str, uid: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """Note that the DAGRun resource is gone (its rows stay); False if never recorded.
+
+        Without ``uid``, the newest incarnation of the name is meant. A second call keeps
+        the first time.
+        """
+        now = _now(now)
+        with self._errors(f"marking run {namespace}/{run} deleted"), self._write.begin() as s:
+            run_id = self._run_id(s, namespace, run, uid)
+            if run_id is None:
+                return False
+            s.execute(
+                update(DAG_RUNS)
+                .where(DAG_RUNS.c.id == run_id, DAG_RUNS.c.resource_deleted_at.is_(None))
+                .values(resource_deleted_at=now)
+            )
+            return True
+
+    def get_run(self, namespace: str, run: str, *, uid: str | None = None) -> StoredRun | None:
+        """The run (its newest incarnation unless ``uid`` is given), or None."""
+        with self._errors(f"reading run {namespace}/{run}"), self._read() as s:
+            stmt = _run_query(namespace, run, uid)
+            row = s.scalars(stmt).first()
+            return None if row is None else _stored_run(row)
+
+    def list_runs(
+        self,
+        namespace: str,
+        dag: str,
+        limit: int = 25,
+        *,
+        before: datetime | None = None,
+        states: Collection[str] | None = None,
+        run_types: Collection[str] | None = None,
+    ) -> list[StoredRun]:
+        """The DAG's runs, newest logical date first, including deleted resources.
+
+        ``before`` pages back: only runs with a logical date strictly earlier.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        check_time("before", before)
+        stmt = select(DagRun).where(DagRun.namespace == namespace, DagRun.dag_name == dag)
+        if before is not None:
+            stmt = stmt.where(DagRun.logical_date < before)
+        if states is not None:
+            stmt = stmt.where(DagRun.state.in_(list(states)))
+        if run_types is not None:
+            stmt = stmt.where(DagRun.run_type.in_(list(run_types)))
+        stmt = stmt.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit)
+        with self._errors(f"listing runs of DAG {namespace}/{dag}"), self._read() as s:
+            return [_stored_run(row) for row in s.scalars(stmt)]
+
+    def task_tries(
+        self, namespace: str, run: str, *, uid: str | None = None
+    ) -> list[StoredTaskTry]:
+        """Every recorded try of every task of the run, by task name then try number."""
+        newest = _run_query(namespace, run, uid).with_only_columns(DagRun.id).scalar_subquery()
+        stmt = (
+            select(TaskInstance)
+            .where(TaskInstance.run_id == newest)
+            .order_by(TaskInstance.task_name, TaskInstance.try_number)
+        )
+        with self._errors(f"reading task tries of run {namespace}/{run}"), self._read() as s:
+            return [_stored_try(row) for row in s.scalars(stmt)]
+
+    # Internals ----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        try:
+            with self._errors("migrating the schema"):
+                upgrade(self.engine)
+        except CommandError as e:
+            raise StoreError(
+                f"metadata database {self.url}: cannot migrate the schema: {one_line(str(e))}; "
+                f"this airkube knows revisions up to {head_revision()}: a newer airkube may "
+                "have migrated this database, so run that version or use another database"
+            ) from None
+
+    def _check_schema(self) -> None:
+        with self._errors("reading the schema revision"):
+            current = current_revision(self.engine)
+        if current != head_revision():
+            raise StoreError(
+                f"metadata database {self.url}: schema revision is {current or 'none (empty)'}, "
+                f"this airkube needs {head_revision()}; start the operator (it migrates at "
+                "start) or run: python -m airkube.store.migrate upgrade URL"
+            )
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _run_id(self, s: Session, namespace: str, run: str, uid: str | None) -> int | None:
+        return s.scalar(_run_query(namespace, run, uid).with_only_columns(DagRun.id))
+
+    def _upsert_run(self, s: Session, run: RunRecord, now: datetime) -> int:
+        values = {
+            "namespace": run.namespace,
+            "name": run.name,
+            "uid": run.uid,
+            "dag_name": run.dag_name,
+            "run_type": run.run_type,
+            "logical_date": run.logical_date,
+            "data_interval_start": run.data_interval_start,
+            "data_interval_end": run.data_interval_end,
+            "params": run.params,
+            "state": run.state,
+            "clear_number": run.clear_number,
+            "dag_version": run.dag_version,
+            "start_time": run.start_time,
+            "end_time": run.end_time,
+            "message": _clean_text(run.message),
+            "created_at": now,
+            "updated_at": now,
+            "resource_deleted_at": None,
+        }
+        insert = self._insert(DAG_RUNS).values(values)
+        new, old = insert.excluded, DAG_RUNS.c
+        new_attempt = new.clear_number > old.clear_number
+        same_attempt = new.clear_number == old.clear_number
+        same_state = and_(same_attempt, new.state == old.state)
+        advances = or_(
+            new_attempt,
+            and_(same_attempt, _rank(RUN_STATE_RANK, new.state) > _rank(RUN_STATE_RANK, old.state)),
+        )
+
+        def sticky(col: str) -> ColumnElement[Any]:
+            """Kept once known, unless the run starts over after a clear."""
+            return case((new_attempt, new[col]), else_=func.coalesce(new[col], old[col]))
+
+        def of_state(col: str) -> ColumnElement[Any]:
+            """Describes the state: replaced on a move, filled in on a repeat."""
+            return case((same_state, func.coalesce(new[col], old[col])), else_=new[col])
+
+        stmt = insert.on_conflict_do_update(
+            index_elements=[old.namespace, old.name, old.uid],
+            set_={
+                "dag_name": new.dag_name,
+                "run_type": new.run_type,
+                "logical_date": new.logical_date,
+                "data_interval_start": sticky("data_interval_start"),
+                "data_interval_end": sticky("data_interval_end"),
+                "params": new.params,
+                "state": new.state,
+                "clear_number": new.clear_number,
+                "dag_version": sticky("dag_version"),
+                "start_time": sticky("start_time"),
+                "end_time": of_state("end_time"),
+                "message": of_state("message"),
+                "updated_at": new.updated_at,
+            },
+            where=or_(advances, same_state),
+        ).returning(DAG_RUNS.c.id)
+        run_id = s.scalar(stmt)
+        if run_id is None:  # the write was stale and changed nothing: look the row up
+            run_id = self._run_id(s, run.namespace, run.name, run.uid)
+        assert run_id is not None
+        return int(run_id)
+
+    def _upsert_tries(
+        self, s: Session, run_id: int, tries: Sequence[TaskTryRecord], now: datetime
+    ) -> None:
+        if not tries:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "task_name": t.task_name,
+                "try_number": t.try_number,
+                "state": t.state,
+                "pod_name": t.pod_name,
+                "start_time": t.start_time,
+                "end_time": t.end_time,
+                "exit_code": t.exit_code,
+                "output": _clip(_clean_text(t.output), OUTPUT_MAX_BYTES),
+                "message": _clean_text(t.message),
+                "reason": _clean_text(t.reason),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in tries
+        ]
+        insert = self._insert(TASK_INSTANCES)
+        new, old = insert.excluded, TASK_INSTANCES.c
+        same_state = new.state == old.state
+        advances = _rank(TASK_STATE_RANK, new.state) > _rank(TASK_STATE_RANK, old.state)
+
+        def sticky(col: str) -> ColumnElement[Any]:
+            return func.coalesce(new[col], old[col])
+
+        def of_state(col: str) -> ColumnElement[Any]:
+            return case((same_state, func.coalesce(new[col], old[col])), else_=new[col])
+
+        stmt = insert.on_conflict_do_update(
+            index_elements=[old.run_id, old.task_name, old.try_number],
+            set_={
+                "state": new.state,
+                "pod_name": sticky("pod_name"),
+                "start_time": sticky("start_time"),
+                "end_time": of_state("end_time"),
+                "exit_code": of_state("exit_code"),
+                "output": of_state("output"),
+                "message": of_state("message"),
+                "reason": of_state("reason"),
+                "updated_at": new.updated_at,
+            },
+            where=or_(advances, same_state),
+        )
+        # executemany: rows are applied in order, so a batch that names a try twice
+        # follows the same rules as two passes would. In chunks: psycopg's pipelined
+        # executemany over TCP stalls ~200 ms once a batch outgrows the socket buffers.
+        for start in range(0, len(rows), EXECUTEMANY_CHUNK):
+            s.execute(stmt, rows[start : start + EXECUTEMANY_CHUNK])
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn driver errors into StoreError with one line naming the database."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except OperationalError as e:
+            raise StoreUnavailableError(
+                f"metadata database {self.url}: {action} failed: {_driver_message(e)}; "
+                "check that the server is running and reachable with these credentials"
+            ) from e
+        except DBAPIError as e:
+            raise StoreError(
+                f"metadata database {self.url}: {action} failed: {_driver_message(e)}"
+            ) from e
+        except SQLAlchemyError as e:
+            raise StoreError(
+                f"metadata database {self.url}: {action} failed: {one_line(str(e))}"
+            ) from e
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    check_time("now", now)
+    return now
+
+
+def _rank(ranks: Mapping[str, int], state: ColumnElement[Any]) -> ColumnElement[int]:
+    return case(dict(ranks), value=state, else_=-1)
+
+
+def _run_query(namespace: str, run: str, uid: str | None) -> Select[DagRun]:
+    stmt = select(DagRun).where(DagRun.namespace == namespace, DagRun.name == run)
+    if uid is not None:
+        stmt = stmt.where(DagRun.uid == uid)
+    return stmt.order_by(DagRun.id.desc()).limit(1)
+
+
+def _clean_text(text: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; a pod's termination message might.
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
+def _clip(text: str | None, max_bytes: int) -> str | None:
+    if text is None:
+        return None
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode(errors="ignore")
+
+
+def _driver_message(error: DBAPIError) -> str:
+    return one_line(str(error.orig) if error.orig is not None else str(error))
+
+
+def _stored_dag(row: Dag) -> StoredDag:
+    return StoredDag(
+        namespace=row.namespace,
+        name=row.name,
+        current_spec_hash=row.current_spec_hash,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        deleted_at=row.deleted_at,
+    )
+
+
+def _stored_version(row: DagVersion) -> StoredDagVersion:
+    return StoredDagVersion(
+        namespace=row.namespace,
+        dag_name=row.dag_name,
+        spec_hash=row.spec_hash,
+        spec=row.spec,
+        created_at=row.created_at,
+    )
+
+
+def _stored_run(row: DagRun) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        namespace=row.namespace,
+        name=row.name,
+        uid=row.uid,
+        dag_name=row.dag_name,
+        run_type=row.run_type,
+        logical_date=row.logical_date,
+        state=row.state,
+        data_interval_start=row.data_interval_start,
+        data_interval_end=row.data_interval_end,
+        params=row.params,
+        dag_version=row.dag_version,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        message=row.message,
+        clear_number=row.clear_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        resource_deleted_at=row.resource_deleted_at,
+    )
+
+
+def _stored_try(row: TaskInstance) -> StoredTaskTry:
+    return StoredTaskTry(
+        task_name=row.task_name,
+        try_number=row.try_number,
+        state=row.state,
+        pod_name=row.pod_name,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        exit_code=row.exit_code,
+        output=row.output,
+        message=row.message,
+        reason=row.reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

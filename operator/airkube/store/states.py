@@ -1,0 +1,51 @@
+"""The run and task-try states the store accepts, and the order a row may move in.
+
+The operator may be killed at any instant and redo a pass, and a slow writer may land
+after a faster one, so every write is an upsert guarded by these ranks. A write is
+applied when it moves the row *forward* (a higher rank) or repeats its current state
+(then it fills in facts the row lacks, never erasing one). A write that would move a row
+backwards, or from one terminal state to a different one, is ignored: the first
+terminal state recorded wins.
+
+Task tries (one row per try): ``None < Scheduled < Queued < Running < UpForRetry <
+Succeeded = Failed = UpstreamFailed = Skipped``. ``UpForRetry`` is where a failed try
+ends when another try will follow (the next try is a new row, like a status entry whose
+``tryNumber`` moved on); it may still become a terminal state, e.g. ``Skipped`` when the
+run is cancelled during the retry delay. Tries are numbered on across clears, as in
+Airflow, so a cleared task's new try is a new row.
+
+Runs: ``Queued < Running < Succeeded = Failed = Cancelled``, within one *clear number*.
+Clearing a finished run (Airflow's ``clear``) must increase the run's ``clear_number``;
+a write with a higher clear number starts the run over and is always applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+RUN_TYPES: Final = ("scheduled", "manual", "backfill")
+
+RUN_STATE_RANK: Final[Mapping[str, int]] = {
+    "Queued": 0,
+    "Running": 1,
+    "Succeeded": 2,
+    "Failed": 2,
+    "Cancelled": 2,
+}
+RUN_STATES: Final = tuple(RUN_STATE_RANK)
+TERMINAL_RUN_STATES: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
+
+TASK_STATE_RANK: Final[Mapping[str, int]] = {
+    "None": 0,
+    "Scheduled": 1,
+    "Queued": 2,
+    "Running": 3,
+    "UpForRetry": 4,
+    "Succeeded": 5,
+    "Failed": 5,
+    "UpstreamFailed": 5,
+    "Skipped": 5,
+}
+TASK_STATES: Final = tuple(TASK_STATE_RANK)
+TERMINAL_TASK_STATES: Final = frozenset({"Succeeded", "Failed", "UpstreamFailed", "Skipped"})
