@@ -1,0 +1,109 @@
+"""Checks of a DAG's ``schedule`` (5-field cron or a preset) and ``timezone`` (IANA name).
+
+The cron check is syntactic (field count, ranges, names, steps); computing fire times is
+the scheduler's business (croniter, issue 5), which may replace :func:`schedule_problem`.
+"""
+
+import re
+import zoneinfo
+
+PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+
+SCHEDULE_PATTERN = r"^(@(once|hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
+"""The loose form the CRD schema checks; :func:`schedule_problem` checks the details."""
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+# (field name, lowest, highest, names for lowest.., special forms accepted as they are)
+_FIELDS: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
+    ("minute", 0, 59, (), r""),
+    ("hour", 0, 23, (), r""),
+    ("day of month", 1, 31, (), r"L|LW|[0-9]{1,2}W"),
+    ("month", 1, 12, _MONTHS, r""),
+    ("day of week", 0, 7, _DAYS, r"[0-7]L|[0-7]#[1-5]|L"),
+)
+
+_ITEM = re.compile(r"^(?P<base>\*|\?|[^/-]+(-[^/-]+)?)(/(?P<step>[0-9]+))?$")
+
+
+def _value(text: str, lowest: int, highest: int, names: tuple[str, ...]) -> int | None:
+    if text.isdigit():
+        number = int(text)
+        return number if lowest <= number <= highest else None
+    if text.lower() in names:
+        return lowest + names.index(text.lower())
+    return None
+
+
+def _field_problem(
+    field: str, lowest: int, highest: int, names: tuple[str, ...], special: str
+) -> str | None:
+    for item in field.split(","):
+        if special and re.fullmatch(special, item, flags=re.IGNORECASE):
+            continue
+        match = _ITEM.fullmatch(item)
+        if not match:
+            return f'"{item}" is not a valid value'
+        step = match.group("step")
+        if step is not None and int(step) == 0:
+            return f'"{item}" has a step of 0'
+        base = match.group("base")
+        if base in ("*", "?"):
+            continue
+        bounds = base.split("-")
+        values = [_value(b, lowest, highest, names) for b in bounds]
+        if any(v is None for v in values):
+            allowed = f"{lowest}-{highest}"
+            if names:
+                allowed += f" or {names[0].upper()}-{names[-1].upper()}"
+            return f'"{item}" is out of range (allowed: {allowed})'
+        low, high = values[0], values[-1]
+        if low is not None and high is not None and low > high:
+            return f'"{item}" is a range that ends before it starts'
+    return None
+
+
+def schedule_problem(expr: str) -> str | None:
+    """Why ``expr`` is not a valid schedule, or None when it is."""
+    text = expr.strip()
+    if text.startswith("@"):
+        if text in PRESETS:
+            return None
+        return f'schedule "{expr}" is not a known preset (use one of {", ".join(PRESETS)})'
+    fields = text.split()
+    if len(fields) != 5:
+        return (
+            f'schedule "{expr}" has {len(fields)} fields; a cron schedule has 5 '
+            "(minute hour day-of-month month day-of-week), or use a preset such as @daily"
+        )
+    for (name, lowest, highest, names, special), field in zip(_FIELDS, fields, strict=True):
+        problem = _field_problem(field, lowest, highest, names, special)
+        if problem:
+            return f'schedule "{expr}": {name} {problem}'
+    return None
+
+
+def check_schedule(expr: str) -> str:
+    """Pydantic validator form of :func:`schedule_problem`."""
+    problem = schedule_problem(expr)
+    if problem:
+        raise ValueError(problem)
+    return expr
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why ``name`` is not an IANA timezone, or None when it is."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f'timezone "{name}" is not an IANA timezone name (for example "Europe/Paris", "UTC")'
+    return None
+
+
+def check_timezone(name: str) -> str:
+    """Pydantic validator form of :func:`timezone_problem`."""
+    problem = timezone_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name

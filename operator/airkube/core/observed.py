@@ -1,0 +1,53 @@
+"""What the planner knows of a pod: a small summary the controller makes from the pod
+objects of its watch index (the planner never sees Kubernetes objects)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class PodPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedPod:
+    """One pod of the run, for one try of one task.
+
+    The controller fills it from the pod: ``task`` and ``try_number`` from the labels
+    ``airkube.io/task`` and ``airkube.io/try``; ``exit_code``, ``termination_message`` and
+    the container-level ``reason`` (OOMKilled, Error…) from the "task" container's
+    ``state.terminated``; otherwise ``reason``/``message`` from the pod status (Evicted,
+    DeadlineExceeded…).
+    """
+
+    name: str
+    task: str
+    try_number: int
+    phase: PodPhase
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    termination_message: str | None = None
+    """What the container wrote to /dev/termination-log (or, failing with nothing written,
+    the end of its log)."""
+    start_time: datetime | None = None
+    """The pod's status.startTime (from which activeDeadlineSeconds counts)."""
+    finish_time: datetime | None = None
+    """When the task container terminated."""
+    deletion_time: datetime | None = None
+    """metadata.deletionTimestamp: the pod is being deleted."""
+    missing: bool = False
+    """The controller knows the pod is gone (a watch DELETED event, or a 404)."""
+
+    @property
+    def deleted(self) -> bool:
+        return self.deletion_time is not None or self.missing

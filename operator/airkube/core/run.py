@@ -1,0 +1,40 @@
+"""The run being planned: its identity (for pods and their owner reference), its spec and
+where it stands."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from airkube.api.dagrun import DAGRun, DAGRunSpec
+from airkube.api.states import RunState
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """A DAGRun as the planner and the pod builder see it."""
+
+    namespace: str
+    name: str
+    uid: str
+    """The DAGRun's metadata.uid: the pods' owner, and part of their names' hash, so that a
+    run re-created with the same name never adopts the pods of its predecessor."""
+    spec: DAGRunSpec
+    state: RunState = RunState.QUEUED
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @property
+    def dag(self) -> str:
+        return self.spec.dag_ref.name
+
+    @classmethod
+    def from_resource(cls, resource: DAGRun) -> "Run":
+        status = resource.status
+        return cls(
+            namespace=resource.metadata.namespace,
+            name=resource.metadata.name,
+            uid=resource.metadata.uid,
+            spec=resource.spec,
+            state=status.state if status else RunState.QUEUED,
+            start_time=status.start_time if status else None,
+            end_time=status.end_time if status else None,
+        )
