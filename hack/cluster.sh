@@ -63,6 +63,7 @@ up() {
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
   fi
+  kubectl config use-context "$CONTEXT" >/dev/null
   kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
   node_ready 90s || die "node kwok-node-0 did not become Ready in 90s (see: kwokctl --name $NAME logs kwok-controller)"
   echo "cluster: $NAME is up with a Ready node in $((SECONDS - start))s; kubectl context $CONTEXT"

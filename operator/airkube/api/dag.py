@@ -204,6 +204,33 @@ class TaskDefaults(TaskSettings):
     """Settings for every task that does not set them itself (Airflow's default_args)."""
 
 
+class PodGCStrategy(StrEnum):
+    """When the pods of a run's tries are deleted (their records stay in the database)."""
+
+    ON_POD_SUCCESS = "OnPodSuccess"
+    ON_RUN_SUCCESS = "OnRunSuccess"
+    ON_RUN_COMPLETION = "OnRunCompletion"
+    NEVER = "Never"
+
+
+DEFAULT_HISTORY_LIMIT = 10
+
+
+class PodGC(ApiModel):
+    """Cleaning up the pods of finished tries."""
+
+    strategy: PodGCStrategy = Field(
+        default=PodGCStrategy.ON_RUN_SUCCESS,
+        description=(
+            "OnRunSuccess (default): when a run succeeds its pods are deleted; a failed run "
+            "keeps them all, so `kubectl logs` works while you debug it. OnRunCompletion: "
+            "delete them when the run ends, whatever its state. OnPodSuccess: delete each pod "
+            "as soon as its try succeeded (like Airflow's KubernetesExecutor). Never: keep "
+            "them until the DAGRun is deleted."
+        ),
+    )
+
+
 class DAGSpec(ApiModel):
     """A DAG: tasks with dependencies, and when and how its runs happen."""
 
@@ -274,6 +301,27 @@ class DAGSpec(ApiModel):
     defaults: TaskDefaults | None = Field(
         default=None,
         description="Settings for every task that does not set them (Airflow's default_args).",
+    )
+    successful_runs_history_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "How many Succeeded DAGRun resources to keep; older ones are deleted (with their "
+            "pods), and the metadata database keeps their history. Default: 10."
+        ),
+    )
+    failed_runs_history_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "How many Failed or Cancelled DAGRun resources to keep; older ones are deleted, "
+            "and the metadata database keeps their history. Default: 10."
+        ),
+    )
+    pod_gc: PodGC | None = Field(
+        default=None,
+        alias="podGC",
+        description="When the pods of finished tries are deleted. Default: OnRunSuccess.",
     )
     tasks: list[Task] = Field(
         min_length=1,

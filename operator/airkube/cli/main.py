@@ -1,8 +1,51 @@
-"""Entry point of the ``airkube`` command."""
+"""Entry point of the ``airkube`` command (also ``kubectl airkube``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
 from airkube import __version__
+from airkube.kube.client import KubeConfigError, KubeTarget, in_cluster
+
+ENV_PREFIX = "AIRKUBE"
+
+
+def fail(message: str) -> NoReturn:
+    """One line saying what is wrong, and exit 1: no traceback for people's mistakes."""
+    click.echo(f"airkube: {message}", err=True)
+    sys.exit(1)
+
+
+def default_db_url() -> str:
+    if in_cluster():
+        return "sqlite:////var/lib/airkube/airkube.db"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'airkube' / 'airkube.db'}"
+
+
+kubeconfig_option = click.option(
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    help="Path of the kubeconfig file (default: ~/.kube/config).",
+)
+context_option = click.option(
+    "--context", envvar="AIRKUBE_CONTEXT", help="The kubeconfig context to use."
+)
+db_option = click.option(
+    "--db-url",
+    envvar="AIRKUBE_DB_URL",
+    default=default_db_url,
+    show_default="a SQLite file",
+    help="Metadata database: sqlite:///path or postgresql://user:pass@host/db.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,3 +58,270 @@ def main() -> None:
 def version() -> None:
     """Print airkube's version."""
     click.echo(__version__)
+
+
+@main.command()
+@kubeconfig_option
+@context_option
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    envvar="AIRKUBE_NAMESPACES",
+    help="Namespace to watch (repeatable; AIRKUBE_NAMESPACES takes a comma-separated list). "
+    "Default: all namespaces.",
+)
+@db_option
+@click.option(
+    "--log-level",
+    envvar="AIRKUBE_LOG_LEVEL",
+    default="INFO",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    show_default=True,
+)
+@click.option(
+    "--workers",
+    envvar="AIRKUBE_WORKERS",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Runs reconciled concurrently.",
+)
+@click.option(
+    "--health-port",
+    envvar="AIRKUBE_HEALTH_PORT",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of GET /healthz (0: none).",
+)
+def run(
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: tuple[str, ...],
+    db_url: str,
+    log_level: str,
+    workers: int,
+    health_port: int,
+) -> None:
+    """Run the operator: reconcile DAGs and DAGRuns until stopped."""
+    from airkube.controller.operator import run_operator
+    from airkube.controller.settings import OperatorSettings
+    from airkube.store.errors import StoreError
+    from airkube.store.repository import Store
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    for noisy in ("kopf.objects", "kopf.activities", "kubernetes.client.rest"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    watched = tuple(n.strip() for item in namespaces for n in item.split(",") if n.strip())
+    settings = OperatorSettings(
+        target=KubeTarget(kubeconfig, context),
+        namespaces=watched,
+        db_url=db_url,
+        log_level=log_level.upper(),
+        workers=workers,
+        health_port=health_port or None,
+    )
+    try:
+        store = Store.from_url(db_url)
+    except StoreError as e:
+        fail(str(e))
+    try:
+        run_operator(settings, store)
+    except KubeConfigError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+
+
+def _api(kubeconfig: str | None, context: str | None) -> Any:
+    from airkube.kube.client import api_client
+
+    try:
+        return api_client(KubeTarget(kubeconfig, context), pool_size=4)
+    except KubeConfigError as e:
+        fail(str(e))
+
+
+def _current_namespace(kubeconfig: str | None, context: str | None) -> str:
+    from kubernetes import config
+
+    try:
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        if context:
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+            active = next((c for c in contexts if c["name"] == context), active)
+        return str((active or {}).get("context", {}).get("namespace") or "default")
+    except Exception:
+        return "default"
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--param")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-24T06:00:00Z)",
+            param_hint=what,
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@main.command()
+@click.argument("dag")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    help="KEY=VALUE (VALUE read as JSON if it parses). Repeatable.",
+)
+@click.option("--logical-date", help="The run's logical date (ISO 8601; default: now).")
+@click.option(
+    "--name", "run_name", help="Name of the DAGRun (default: <dag>-manual-<logical date>)."
+)
+@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@kubeconfig_option
+@context_option
+def trigger(
+    dag: str,
+    params: tuple[str, ...],
+    logical_date: str | None,
+    run_name: str | None,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Start a manual run of DAG."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
+    values = dict(parse_param(p) for p in params)
+    when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
+    ns = namespace or _current_namespace(kubeconfig, context)
+    name = run_name or manual_run_name(dag, when)
+    custom = client.CustomObjectsApi(_api(kubeconfig, context))
+    try:
+        custom.get_namespaced_custom_object(GROUP, VERSION, ns, "dags", dag)
+    except ApiException as e:
+        if e.status == 404:
+            fail(f"DAG {dag} not found in namespace {ns} (kubectl get dags -n {ns})")
+        fail(f"reading DAG {dag}: {api_message(e)}")
+    body: dict[str, Any] = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DAGRun",
+        "metadata": {"name": name, "namespace": ns, "labels": {"airkube.io/dag": dag}},
+        "spec": {
+            "dagRef": {"name": dag},
+            "runType": "manual",
+            "logicalDate": when.isoformat(),
+        },
+    }
+    if values:
+        body["spec"]["params"] = values
+    try:
+        custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
+    except ApiException as e:
+        if e.status == 409:
+            fail(f"DAGRun {name} already exists in {ns}: pass another --logical-date or --name")
+        fail(f"creating DAGRun {name}: {api_message(e)}")
+    click.echo(f"dagrun.airkube.io/{name} created in {ns}")
+
+
+def manual_run_name(dag: str, when: datetime) -> str:
+    stamp = when.astimezone(UTC).strftime("%Y%m%dt%H%M%S")
+    return f"{dag[: 253 - 24]}-manual-{stamp}"
+
+
+@main.command()
+@click.argument("dag")
+@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@click.option("--limit", default=25, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@db_option
+@kubeconfig_option
+@context_option
+def history(
+    dag: str,
+    namespace: str | None,
+    limit: int,
+    output: str,
+    db_url: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """List DAG's past runs from the metadata database (deleted DAGRuns included)."""
+    from airkube.store.errors import StoreError
+    from airkube.store.repository import Store
+
+    ns = namespace or _current_namespace(kubeconfig, context)
+    try:
+        with Store.from_url(db_url, migrate=False) as store:
+            runs = store.list_runs(ns, dag, limit)
+    except StoreError as e:
+        fail(str(e))
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "runType": r.run_type,
+                        "logicalDate": r.logical_date.isoformat(),
+                        "state": r.state,
+                        "startTime": r.start_time.isoformat() if r.start_time else None,
+                        "endTime": r.end_time.isoformat() if r.end_time else None,
+                        "resourceDeleted": r.resource_deleted_at is not None,
+                    }
+                    for r in runs
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not runs:
+        click.echo(f"no runs of DAG {dag} in namespace {ns} recorded in {store.url}")
+        return
+    rows = [("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE")]
+    for r in runs:
+        duration = (
+            str(r.end_time - r.start_time).split(".")[0] if r.start_time and r.end_time else ""
+        )
+        rows.append(
+            (
+                r.name,
+                r.run_type,
+                r.logical_date.strftime("%Y-%m-%d %H:%M:%S"),
+                r.state,
+                r.start_time.strftime("%Y-%m-%d %H:%M:%S") if r.start_time else "",
+                duration,
+                "deleted" if r.resource_deleted_at else "present",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    main()

@@ -6,9 +6,9 @@ import json
 
 from airkube.api.dag import DAGSpec
 
-# Pausing and unpausing a DAG changes when runs are made, not what a run is: it makes no
-# new version.
-_NOT_VERSIONED = frozenset({"paused"})
+# Pausing a DAG changes when runs are made, and history limits how long finished runs are
+# kept, not what a run is: they make no new version.
+_NOT_VERSIONED = frozenset({"paused", "successful_runs_history_limit", "failed_runs_history_limit"})
 
 SPEC_HASH_LENGTH = 16
 

@@ -1,0 +1,236 @@
+"""The operator process: kopf's watches and handlers, and the run work queue, in one loop.
+
+kopf watches DAGs, DAGRuns and airkube's pods (server-side filtered by label). Pods go
+into a kopf index — kopf calls no handler before every index is complete, so a restarted
+operator never plans a run before it has seen all of that run's pods. Handlers only
+record what they see and wake the run concerned; the work queue reconciles each run in
+one worker at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import kopf
+
+from airkube.core.observed import ObservedPod
+from airkube.core.pods import LABEL_MANAGED_BY, MANAGED_BY
+from airkube.kube.apply import Kube
+from airkube.kube.client import load_configuration
+from airkube.store.repository import Store
+
+from .dags import dag_status_update, validate
+from .informer import Informer, Key
+from .podmap import observe_pod, run_key
+from .runs import RunReconciler
+from .settings import OperatorSettings
+from .workqueue import WorkQueue
+
+log = logging.getLogger("airkube")
+
+GROUP = "airkube.io"
+READY_LINE = "airkube operator ready"
+
+
+class Operator:
+    """Everything one operator process holds."""
+
+    def __init__(self, settings: OperatorSettings, store: Store) -> None:
+        self.settings = settings
+        self.config = load_configuration(settings.target, pool_size=settings.api_concurrency * 2)
+        from kubernetes import client
+
+        self.kube = Kube(client.ApiClient(self.config), concurrency=settings.api_concurrency)
+        self.store = store
+        self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.dags = Informer()
+        self.runs = Informer()
+        self.pod_index: kopf.Index[Key, ObservedPod] | None = None
+        self.reconciler = RunReconciler(
+            kube=self.kube,
+            store=store,
+            runs=self.runs,
+            dags=self.dags,
+            pods_of=self._pods_of,
+            wake_after=self.queue.add_after,
+            db=self._db,
+            status_budget=settings.status_budget,
+        )
+        self.registry = self._registry()
+
+    async def _db(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.db_pool, partial(fn, *args))
+
+    def _pods_of(self, key: Key) -> Iterable[ObservedPod]:
+        if self.pod_index is None:
+            return ()
+        return list(self.pod_index.get(key, ()))
+
+    # kopf handlers ----------------------------------------------------------------------
+
+    def _registry(self) -> kopf.OperatorRegistry:
+        registry = kopf.OperatorRegistry()
+        pod_labels = {LABEL_MANAGED_BY: MANAGED_BY}
+
+        @kopf.on.startup(registry=registry)
+        def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+            settings.posting.enabled = False  # we post the events people need, nothing else
+            settings.peering.standalone = True
+            settings.watching.label_selectors["v1", "pods"] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+            settings.watching.server_timeout = 300
+            settings.watching.client_timeout = 330
+            settings.networking.request_timeout = 60
+            settings.batching.worker_limit = 64
+            settings.persistence.finalizer = f"{GROUP}/finalizer"
+            settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+            settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+                prefix=GROUP, key="last-handled-configuration"
+            )
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return connection_info(self.config)
+
+        @kopf.index("pods", id="pods_by_run", labels=pod_labels, registry=registry)
+        def pods_by_run(body: kopf.Body, **_: Any) -> dict[Key, ObservedPod] | None:
+            key = run_key(body)
+            pod = observe_pod(body)
+            return {key: pod} if key and pod else None
+
+        # Handlers are coroutines: kopf runs plain functions in threads, and the work
+        # queue belongs to the event loop.
+        @kopf.on.event("pods", labels=pod_labels, registry=registry)
+        async def pod_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
+            self.pod_index = kwargs["pods_by_run"]
+            key = run_key(body)
+            if key is None:
+                return
+            if type == "DELETED":
+                pod = observe_pod(body)
+                if pod is not None:
+                    self.reconciler.pod_gone(key, pod)
+            self.queue.add(key)
+
+        @kopf.on.event(GROUP, "dagruns", registry=registry)
+        async def run_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
+            self.pod_index = kwargs["pods_by_run"]
+            key = self.runs.update(type, body)
+            if type == "DELETED":
+                self.queue.forget(key)
+                self.reconciler.forget(key)
+                uid = body["metadata"].get("uid")
+                asyncio.get_running_loop().create_task(self._mark_deleted(key, uid))
+                return
+            self.queue.add(key)
+
+        @kopf.on.event(GROUP, "dags", registry=registry)
+        async def dag_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
+            self.pod_index = kwargs["pods_by_run"]
+            key = self.dags.update(type, body)
+            if type == "DELETED":
+                await self._db(self.store.mark_dag_deleted, key[0], key[1])
+                return
+            await self._reconcile_dag(key, dict(body))
+            # Runs waiting for this DAG (missing or invalid until now) may start.
+            for run_key_, run in self.runs.in_namespace(key[0]):
+                waiting = not (run.get("status") or {}).get("dagVersion")
+                if waiting and (run.get("spec") or {}).get("dagRef", {}).get("name") == key[1]:
+                    self.queue.add(run_key_)
+
+        return registry
+
+    async def _reconcile_dag(self, key: Key, body: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        spec, problems, version = validate(body)
+        if version is not None:
+            await self._db(
+                self.store.record_dag_version, key[0], key[1], version, spec.to_dict(), now
+            )
+        patch = dag_status_update(body, problems, version, now)
+        if patch:
+            await self.kube.patch_status("dags", key[0], key[1], patch)
+            if problems:
+                await self.kube.post_event(
+                    body,
+                    type_="Warning",
+                    reason=problems[0].reason.value,
+                    note="; ".join(p.message for p in problems),
+                    now=now,
+                )
+
+    async def _mark_deleted(self, key: Key, uid: str | None) -> None:
+        try:
+            await self._db(self.store.mark_run_resource_deleted, key[0], key[1], uid)
+        except Exception:
+            log.exception("recording the deletion of run %s/%s failed", *key)
+
+    # Running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        s = self.settings
+        ready = asyncio.Event()
+        liveness = f"http://0.0.0.0:{s.health_port}/healthz" if s.health_port else None
+        kopf_task = asyncio.create_task(
+            kopf.operator(
+                registry=self.registry,
+                standalone=True,
+                clusterwide=not s.namespaces,
+                namespaces=list(s.namespaces),
+                liveness_endpoint=liveness,
+                ready_flag=ready,
+            ),
+            name="kopf",
+        )
+        queue_task = asyncio.create_task(
+            self.queue.run(self.reconciler.reconcile, s.workers), name="workqueue"
+        )
+        ready_wait = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({kopf_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if ready_wait in done:
+            log.info(
+                "%s: watching %s, database %s",
+                READY_LINE,
+                ", ".join(s.namespaces) or "all namespaces",
+                self.store.url,
+            )
+        try:
+            await kopf_task
+        finally:
+            queue_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await queue_task
+            self.db_pool.shutdown(wait=True)
+
+
+def connection_info(cfg: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials from the Kubernetes client configuration we loaded."""
+    header = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
+        "authorization"
+    )
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (
+        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    )
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        username=cfg.username or None,
+        password=cfg.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+def run_operator(settings: OperatorSettings, store: Store) -> None:
+    asyncio.run(Operator(settings, store).run())

@@ -1,0 +1,68 @@
+"""From a pod object (a plain dict, as kopf hands it over) to the planner's ObservedPod."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.pods import ANNOTATION_RUN, CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY
+
+
+def run_key(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, run name) of an airkube pod, or None when it is not one of ours."""
+    meta = pod.get("metadata") or {}
+    run = (meta.get("annotations") or {}).get(ANNOTATION_RUN) or (meta.get("labels") or {}).get(
+        LABEL_RUN
+    )
+    namespace = meta.get("namespace")
+    return (namespace, run) if run and namespace else None
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
+    """The pod as the planner sees it; None when its labels are not airkube's."""
+    meta = pod.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    task = labels.get(LABEL_TASK)
+    try:
+        try_number = int(labels.get(LABEL_TRY, ""))
+    except ValueError:
+        return None
+    if not task:
+        return None
+    status = pod.get("status") or {}
+    try:
+        phase = PodPhase(status.get("phase") or "Pending")
+    except ValueError:
+        phase = PodPhase.UNKNOWN
+    terminated = _task_container_terminated(status)
+    return ObservedPod(
+        name=meta["name"],
+        task=task,
+        try_number=try_number,
+        phase=phase,
+        exit_code=terminated.get("exitCode") if terminated else None,
+        reason=(terminated or {}).get("reason") or status.get("reason"),
+        message=status.get("message"),
+        termination_message=(terminated or {}).get("message"),
+        start_time=parse_time(status.get("startTime")),
+        finish_time=parse_time((terminated or {}).get("finishedAt")),
+        deletion_time=parse_time(meta.get("deletionTimestamp")),
+    )
+
+
+def _task_container_terminated(status: Mapping[str, Any]) -> dict[str, Any] | None:
+    for cs in status.get("containerStatuses") or []:
+        if cs.get("name") == CONTAINER_NAME:
+            terminated = (cs.get("state") or {}).get("terminated")
+            return dict(terminated) if terminated else None
+    return None

@@ -1,0 +1,503 @@
+"""Reconciling a DAGRun: observe, plan (core), apply — once per pass.
+
+Observe: the run (its latest status as this process last wrote it, else as read), the
+pods of the run from kopf's watch-fed index, pods known to be gone, pods the API server
+refused. Plan: :func:`airkube.core.plan.plan`. Apply: delete pods, create pods (before
+the status is written, so a pass cut short is recovered by adopting the pods it made),
+patch the status once, write the changed task tries to the database, post events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from airkube.api import DAGRun, DAGRunStatus, DAGSpec, RunState, TaskState, TaskStatus
+from airkube.api.dag import DEFAULT_HISTORY_LIMIT, PodGCStrategy
+from airkube.api.meta import Condition, ConditionStatus
+from airkube.core.actions import Event
+from airkube.core.conditions import set_condition
+from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.patch import merge_patch
+from airkube.core.plan import Plan, PlannerOptions, plan
+from airkube.core.run import Run
+from airkube.core.spec_hash import spec_hash
+from airkube.core.status import run_status
+from airkube.core.validation import check_dag
+from airkube.kube.apply import Kube
+from airkube.store.errors import StoreError
+from airkube.store.records import RunRecord, TaskTryRecord
+from airkube.store.repository import Store
+
+from .informer import Informer, Key
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TERMINAL = (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+PLURAL = "dagruns"
+
+
+@dataclass
+class RunMemory:
+    """What this process remembers of one run between passes."""
+
+    uid: str
+    status: DAGRunStatus
+    """The full status as last written (task map not compacted)."""
+    written: dict[str, Any]
+    """The status as last written to the API server (compacted): the base of the next patch."""
+    db_synced: bool = False
+    """Every task of the run has been written to the database by this process."""
+    gone: dict[str, ObservedPod] = field(default_factory=dict)
+    """Pods seen deleted (by name): lost unless their try already ended."""
+    finished_handled: bool = False
+
+
+class RunReconciler:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        store: Store,
+        runs: Informer,
+        dags: Informer,
+        pods_of: Callable[[Key], Iterable[ObservedPod]],
+        wake_after: Callable[[Key, float], None],
+        db: Callable[..., Any],
+        status_budget: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        options: PlannerOptions | None = None,
+    ) -> None:
+        self.kube = kube
+        self.store = store
+        self.runs = runs
+        self.dags = dags
+        self.pods_of = pods_of
+        self.wake_after = wake_after
+        self.db = db
+        self.status_budget = status_budget
+        self.clock = clock
+        self.options = options or PlannerOptions()
+        self.memory: dict[Key, RunMemory] = {}
+        self.specs: dict[tuple[str, str, str], DAGSpec] = {}
+
+    # Observations that come from watch events -------------------------------------------
+
+    def pod_gone(self, key: Key, pod: ObservedPod) -> None:
+        mem = self.memory.get(key)
+        if mem is not None and not pod.phase.terminal:
+            mem.gone[pod.name] = ObservedPod(
+                name=pod.name,
+                task=pod.task,
+                try_number=pod.try_number,
+                phase=pod.phase,
+                start_time=pod.start_time,
+                reason="PodDeleted",
+                message="the pod was deleted before its task ended",
+                missing=True,
+            )
+
+    def forget(self, key: Key) -> None:
+        self.memory.pop(key, None)
+
+    # The pass -------------------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> None:
+        body = self.runs.get(key)
+        if body is None:
+            self.forget(key)
+            return
+        now = self.clock()
+        try:
+            resource = DAGRun.from_dict(body)
+        except ValidationError as e:
+            await self._refuse(key, body, "InvalidSpec", f"the DAGRun is invalid: {e}", now)
+            return
+        uid = resource.metadata.uid
+        mem = self.memory.get(key)
+        if mem is not None and mem.uid != uid:  # deleted and re-created under the same name
+            mem = None
+        if mem is None:
+            mem = await self._recall(key, resource)
+            self.memory[key] = mem
+        status = mem.status
+        if status.state in TERMINAL:
+            await self._after_finish(key, resource, mem)
+            return
+
+        spec = await self._pinned_spec(key, resource, mem, now)
+        if spec is None:
+            return
+        version = mem.status.dag_version
+        observed = self._observe(key, mem)
+        run = Run(
+            namespace=key[0],
+            name=key[1],
+            uid=uid,
+            spec=resource.spec,
+            state=status.state,
+            start_time=status.start_time,
+        )
+        result = plan(spec, run, status.tasks or {}, observed, now, options=self.options)
+        await self._apply(key, resource, mem, result, version, now)
+
+    # Observe --------------------------------------------------------------------------
+
+    async def _recall(self, key: Key, resource: DAGRun) -> RunMemory:
+        """Rebuild what the last process knew: the status, and omitted tasks from the DB."""
+        status = resource.status or DAGRunStatus()
+        written = (self.runs.get(key) or {}).get("status") or {}
+        if status.tasks_omitted:
+            tasks = dict(status.tasks or {})
+            tries = await self._db(
+                partial(self.store.task_tries, uid=resource.metadata.uid), key[0], key[1]
+            )
+            for t in tries:  # ordered by task, then try: the last one wins
+                if t.task_name not in (status.tasks or {}):
+                    tasks[t.task_name] = TaskStatus(
+                        state=TaskState(t.state),
+                        try_number=t.try_number,
+                        pod_name=t.pod_name,
+                        start_time=t.start_time,
+                        end_time=t.end_time,
+                        exit_code=t.exit_code,
+                        reason=t.reason,
+                        message=t.message,
+                        output=t.output,
+                    )
+            status = status.model_copy(update={"tasks": tasks})
+        return RunMemory(uid=resource.metadata.uid, status=status, written=dict(written))
+
+    def _observe(self, key: Key, mem: RunMemory) -> list[ObservedPod]:
+        pods = {p.name: p for p in self.pods_of(key)}
+        for name, gone in list(mem.gone.items()):
+            if name in pods:
+                continue
+            pods[name] = gone
+        return list(pods.values())
+
+    async def _pinned_spec(
+        self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime
+    ) -> DAGSpec | None:
+        """The DAG spec the run follows: pinned at its first pass, from the DB afterwards."""
+        namespace = key[0]
+        dag_name = resource.spec.dag_ref.name
+        version = mem.status.dag_version
+        if version is not None:
+            cached = self.specs.get((namespace, dag_name, version))
+            if cached is not None:
+                return cached
+            stored = await self._db(self.store.get_dag_version, namespace, dag_name, version)
+            if stored is not None:
+                spec = DAGSpec.from_dict(stored.spec)
+                self.specs[(namespace, dag_name, version)] = spec
+                return spec
+            dag_body = self.dags.get((namespace, dag_name))
+            if dag_body is not None:
+                current, problems = check_dag(dag_body.get("spec") or {})
+                if current is not None and not problems and spec_hash(current) == version:
+                    self.specs[(namespace, dag_name, version)] = current
+                    return current
+            await self._fail_run(
+                key,
+                resource,
+                mem,
+                "DAGVersionLost",
+                f"the DAG version {version} this run follows is in neither the metadata "
+                "database nor the DAG resource",
+                now,
+            )
+            return None
+
+        dag_body = self.dags.get((namespace, dag_name))
+        if dag_body is None:
+            await self._wait(
+                key, resource, mem, "DAGNotFound", f"DAG {dag_name} does not exist", now
+            )
+            return None
+        parsed, problems = check_dag(dag_body.get("spec") or {})
+        if parsed is None or problems:
+            why = "; ".join(p.message for p in problems) or "invalid spec"
+            await self._wait(
+                key, resource, mem, "DAGInvalid", f"DAG {dag_name} is invalid: {why}", now
+            )
+            return None
+        version = spec_hash(parsed)
+        await self._db(
+            self.store.record_dag_version, namespace, dag_name, version, parsed.to_dict(), now
+        )
+        self.specs[(namespace, dag_name, version)] = parsed
+        mem.status = mem.status.model_copy(
+            update={
+                "dag_version": version,
+                "conditions": _without(mem.status.conditions, "Waiting"),
+            }
+        )
+        return parsed
+
+    # Apply ----------------------------------------------------------------------------
+
+    async def _apply(
+        self,
+        key: Key,
+        resource: DAGRun,
+        mem: RunMemory,
+        result: Plan,
+        version: str | None,
+        now: datetime,
+    ) -> None:
+        namespace = key[0]
+        if result.deletes:
+            await self.kube.delete_pods(namespace, [d.name for d in result.deletes])
+        rejected: list[ObservedPod] = []
+        if result.creates:
+            results = await self.kube.create_pods(namespace, [c.manifest for c in result.creates])
+            for create, outcome in zip(result.creates, results, strict=True):
+                if outcome.error is not None:
+                    rejected.append(
+                        ObservedPod(
+                            name=create.name,
+                            task=create.task,
+                            try_number=create.try_number,
+                            phase=PodPhase.FAILED,
+                            reason="PodRejected",
+                            message=f"the API server refused the pod: {outcome.error}",
+                            missing=True,
+                        )
+                    )
+        new_status = run_status(
+            result,
+            dag_version=version,
+            observed_generation=resource.metadata.generation,
+            conditions=mem.status.conditions,
+            budget_bytes=self.status_budget,
+        )
+        await self._write(key, mem, new_status, result.tasks)
+        await self._record(key, resource, mem, result, now)
+        for event in result.events:
+            await self._post(resource, event, now)
+        for pod in rejected:
+            mem.gone[pod.name] = pod
+        if result.run_state not in TERMINAL:
+            spec = self.specs.get((namespace, resource.spec.dag_ref.name, version or ""))
+            if spec is not None:
+                await self._gc_pods(key, spec, result.run_state)
+        if rejected:
+            self.wake_after(key, 0)
+        elif result.next_wakeup is not None:
+            self.wake_after(key, max(0.0, (result.next_wakeup - now).total_seconds()))
+        if result.run_state in TERMINAL:
+            await self._after_finish(key, resource, mem)
+
+    async def _write(
+        self, key: Key, mem: RunMemory, status: DAGRunStatus, tasks: Mapping[str, TaskStatus]
+    ) -> None:
+        new_raw = status.to_dict()
+        patch = merge_patch(mem.written, new_raw)
+        if patch:
+            answer = await self.kube.patch_status(PLURAL, key[0], key[1], patch)
+            if answer is None:  # the run was deleted meanwhile
+                self.forget(key)
+                return
+        mem.written = new_raw
+        mem.status = status.model_copy(update={"tasks": dict(tasks)})
+
+    async def _record(
+        self, key: Key, resource: DAGRun, mem: RunMemory, result: Plan, now: datetime
+    ) -> None:
+        names = result.tasks.keys() if not mem.db_synced else result.changed
+        tries = [_try_record(name, result.tasks[name]) for name in names]
+        tries = [t for t in tries if t is not None]
+        try:
+            await self._db(self.store.record_pass, self._run_record(key, resource, mem), tries, now)
+        except StoreError as e:
+            # The status holds the truth meanwhile; the next pass writes everything again.
+            log.warning("run %s/%s: %s", key[0], key[1], e)
+            mem.db_synced = False
+            self.wake_after(key, 5)
+            return
+        mem.db_synced = True
+
+    def _run_record(self, key: Key, resource: DAGRun, mem: RunMemory) -> RunRecord:
+        spec = resource.spec
+        status = mem.status
+        created = resource.metadata.creation_timestamp or datetime.now(UTC)
+        return RunRecord(
+            namespace=key[0],
+            name=key[1],
+            uid=mem.uid,
+            dag_name=spec.dag_ref.name,
+            run_type=spec.run_type.value,
+            logical_date=spec.logical_date or created,
+            state=status.state.value,
+            data_interval_start=spec.data_interval_start,
+            data_interval_end=spec.data_interval_end,
+            params=dict(spec.params or {}),
+            dag_version=status.dag_version,
+            start_time=status.start_time,
+            end_time=status.end_time,
+            message=status.message,
+        )
+
+    async def _post(self, resource: DAGRun, event: Event, now: datetime) -> None:
+        note = f"{event.task}: {event.message}" if event.task else event.message
+        await self.kube.post_event(
+            _ref(resource), type_=event.type.value, reason=event.reason, note=note, now=now
+        )
+
+    # Runs that cannot start, and finished runs ---------------------------------------------
+
+    async def _wait(
+        self, key: Key, resource: DAGRun, mem: RunMemory, reason: str, message: str, now: datetime
+    ) -> None:
+        """The run cannot start yet (its DAG is missing or invalid): say why, stay Queued."""
+        condition = Condition(
+            type="Waiting", status=ConditionStatus.TRUE, reason=reason, message=message
+        )
+        status = mem.status.model_copy(
+            update={
+                "conditions": set_condition(mem.status.conditions, condition, now),
+                "observed_generation": resource.metadata.generation,
+            }
+        )
+        await self._write(key, mem, status, status.tasks or {})
+
+    async def _fail_run(
+        self, key: Key, resource: DAGRun, mem: RunMemory, reason: str, message: str, now: datetime
+    ) -> None:
+        status = mem.status.model_copy(
+            update={"state": RunState.FAILED, "reason": reason, "message": message, "end_time": now}
+        )
+        await self._write(key, mem, status, status.tasks or {})
+        await self.kube.post_event(
+            _ref(resource), type_="Warning", reason=reason, note=message, now=now
+        )
+
+    async def _refuse(
+        self, key: Key, body: Mapping[str, Any], reason: str, message: str, now: datetime
+    ) -> None:
+        old = body.get("status") or {}
+        if old.get("state") == RunState.FAILED.value and old.get("reason") == reason:
+            return
+        new = {**old, "state": RunState.FAILED.value, "reason": reason, "message": message[:2000]}
+        await self.kube.patch_status(PLURAL, key[0], key[1], merge_patch(old, new))
+        await self.kube.post_event(body, type_="Warning", reason=reason, note=message, now=now)
+
+    async def _gc_pods(self, key: Key, spec: DAGSpec, run_state: RunState) -> None:
+        """Delete the pods the DAG's podGC strategy no longer wants (never a running one)."""
+        strategy = spec.pod_gc.strategy if spec.pod_gc else PodGCStrategy.ON_RUN_SUCCESS
+        pods = list(self.pods_of(key))
+        if strategy is PodGCStrategy.NEVER:
+            return
+        if run_state in TERMINAL and (
+            strategy is PodGCStrategy.ON_RUN_COMPLETION
+            or (strategy is PodGCStrategy.ON_RUN_SUCCESS and run_state is RunState.SUCCEEDED)
+        ):
+            doomed = [p.name for p in pods if p.phase.terminal and not p.deleted]
+        elif strategy is PodGCStrategy.ON_POD_SUCCESS:
+            doomed = [p.name for p in pods if p.phase is PodPhase.SUCCEEDED and not p.deleted]
+        else:
+            return
+        if doomed:
+            await self.kube.delete_pods(key[0], doomed)
+
+    async def _enforce_history(self, namespace: str, dag_name: str) -> None:
+        """Delete the oldest finished DAGRuns of the DAG past its history limits."""
+        dag_body = self.dags.get((namespace, dag_name)) or {}
+        spec = dag_body.get("spec") or {}
+        limits = {
+            RunState.SUCCEEDED: spec.get("successfulRunsHistoryLimit", DEFAULT_HISTORY_LIMIT),
+            RunState.FAILED: spec.get("failedRunsHistoryLimit", DEFAULT_HISTORY_LIMIT),
+        }
+        finished: dict[RunState, list[tuple[str, str]]] = {
+            RunState.SUCCEEDED: [],
+            RunState.FAILED: [],
+        }
+        for (_, name), body in self.runs.in_namespace(namespace):
+            if (body.get("spec") or {}).get("dagRef", {}).get("name") != dag_name:
+                continue
+            status = body.get("status") or {}
+            state = status.get("state")
+            group = (
+                RunState.SUCCEEDED
+                if state == "Succeeded"
+                else (RunState.FAILED if state in ("Failed", "Cancelled") else None)
+            )
+            if group is not None:
+                ended = status.get("endTime") or body["metadata"].get("creationTimestamp") or ""
+                finished[group].append((ended, name))
+        for group, entries in finished.items():
+            limit = limits[group]
+            if not isinstance(limit, int) or len(entries) <= limit:
+                continue
+            entries.sort(reverse=True)
+            for _, name in entries[limit:]:
+                log.info("deleting DAGRun %s/%s: past the DAG's history limit", namespace, name)
+                await self.kube.delete_resource(PLURAL, namespace, name)
+
+    async def _after_finish(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
+        """Housekeeping once a run has ended (done once per process and run)."""
+        if mem.finished_handled:
+            return
+        version = mem.status.dag_version
+        spec = self.specs.get((key[0], resource.spec.dag_ref.name, version or ""))
+        if spec is not None:
+            await self._gc_pods(key, spec, mem.status.state)
+        await self._enforce_history(key[0], resource.spec.dag_ref.name)
+        if not mem.db_synced:
+            tries = [_try_record(n, s) for n, s in (mem.status.tasks or {}).items()]
+            await self._db(
+                self.store.record_pass,
+                self._run_record(key, resource, mem),
+                [t for t in tries if t is not None],
+                self.clock(),
+            )
+            mem.db_synced = True
+        mem.finished_handled = True
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        result: T = await self.db(fn, *args)
+        return result
+
+
+def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
+    if status.try_number == 0 and status.state.value in ("None",):
+        return None
+    return TaskTryRecord(
+        task_name=name,
+        try_number=status.try_number,
+        state=status.state.value,
+        pod_name=status.pod_name,
+        start_time=status.start_time,
+        end_time=status.end_time,
+        exit_code=status.exit_code,
+        output=status.output,
+        message=status.message,
+        reason=status.reason,
+    )
+
+
+def _without(conditions: list[Condition] | None, type_: str) -> list[Condition] | None:
+    if not conditions:
+        return conditions
+    return [c for c in conditions if c.type != type_] or None
+
+
+def _ref(resource: DAGRun) -> dict[str, Any]:
+    return {
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "metadata": {
+            "name": resource.metadata.name,
+            "namespace": resource.metadata.namespace,
+            "uid": resource.metadata.uid,
+        },
+    }

@@ -1,0 +1,25 @@
+"""The operator's settings, as `airkube run` gathers them from options and environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airkube.core.status import DEFAULT_STATUS_BUDGET
+from airkube.kube.client import KubeTarget
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    target: KubeTarget = field(default_factory=KubeTarget)
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty means all."""
+    db_url: str = "sqlite:///airkube.db"
+    log_level: str = "INFO"
+    workers: int = 8
+    """Runs reconciled concurrently."""
+    api_concurrency: int = 32
+    """Kubernetes API calls in flight at once."""
+    health_port: int | None = 8080
+    status_budget: int = DEFAULT_STATUS_BUDGET - 32 * 1024
+    """Bytes the task map of a run's status may take (the rest of the object fits in the
+    remainder of 256 KiB)."""

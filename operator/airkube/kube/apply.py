@@ -1,0 +1,173 @@
+"""Applying a plan's Kubernetes side: create and delete pods, patch run status, post events.
+
+Creation is idempotent: an AlreadyExists answer means an earlier pass (perhaps of an
+operator that was killed since) already created that pod, which counts as done.
+Deletion of a pod that is already gone counts as done too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from airkube.api import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PodResult:
+    name: str
+    created: bool  # False: it already existed
+    error: str | None = None  # the API server refused it (bad manifest, quota, …)
+
+
+class Kube:
+    """The Kubernetes calls the operator makes, run in a thread pool with bounded concurrency."""
+
+    def __init__(self, api: client.ApiClient, *, concurrency: int = 32) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.events = client.EventsV1Api(api)
+        self._limit = asyncio.Semaphore(concurrency)
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        async with self._limit:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def create_pods(
+        self, namespace: str, manifests: Iterable[Mapping[str, Any]]
+    ) -> list[PodResult]:
+        """Create pods concurrently; AlreadyExists is success."""
+        return list(await asyncio.gather(*(self._create_pod(namespace, m) for m in manifests)))
+
+    async def _create_pod(self, namespace: str, manifest: Mapping[str, Any]) -> PodResult:
+        name = manifest["metadata"]["name"]
+        try:
+            await self._call(self.core.create_namespaced_pod, namespace, manifest)
+        except ApiException as e:
+            if e.status == 409:
+                return PodResult(name, created=False)
+            if e.status in (400, 403, 422):
+                return PodResult(name, created=False, error=api_message(e))
+            raise
+        return PodResult(name, created=True)
+
+    async def delete_pods(self, namespace: str, names: Iterable[str]) -> None:
+        await asyncio.gather(*(self._delete_pod(namespace, n) for n in names))
+
+    async def _delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            await self._call(
+                self.core.delete_namespaced_pod,
+                name,
+                namespace,
+                body=client.V1DeleteOptions(propagation_policy="Background"),
+            )
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod as a plain dict, or None when it does not exist."""
+        try:
+            pod = await self._call(self.core.read_namespaced_pod, name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        result: dict[str, Any] = self.api.sanitize_for_serialization(pod)
+        return result
+
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge-patch an airkube resource's status; None when the resource is gone."""
+        try:
+            result: Any = await self._call(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                {"status": dict(status)},
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return dict(result)
+
+    async def delete_resource(self, plural: str, namespace: str, name: str) -> None:
+        """Delete an airkube resource (its pods go with it, through their ownerReferences)."""
+        try:
+            await self._call(
+                self.custom.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                body=client.V1DeleteOptions(propagation_policy="Background"),
+            )
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    async def post_event(
+        self,
+        involved: Mapping[str, Any],
+        *,
+        type_: str,
+        reason: str,
+        note: str,
+        now: datetime,
+        action: str = "Reconcile",
+    ) -> None:
+        """Post an events.k8s.io/v1 Event about ``involved`` (best effort: never fails a pass)."""
+        meta = involved["metadata"]
+        event = client.EventsV1Event(
+            # Named as client-go's recorder names events: <object>.<unix nanoseconds, hex>.
+            metadata=client.V1ObjectMeta(
+                name=f"{meta['name'][:236]}.{int(now.timestamp() * 1e9):x}"
+            ),
+            event_time=now,
+            reporting_controller="airkube.io/operator",
+            reporting_instance="airkube-operator",
+            action=action,
+            reason=reason,
+            note=note[:1024],
+            type=type_,
+            regarding=client.V1ObjectReference(
+                api_version=involved["apiVersion"],
+                kind=involved["kind"],
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta.get("uid"),
+            ),
+        )
+        try:
+            await self._call(self.events.create_namespaced_event, meta["namespace"], event)
+        except ApiException as e:
+            log.warning("could not post event %s on %s: %s", reason, meta["name"], api_message(e))
+
+
+def api_message(e: ApiException) -> str:
+    """The API server's own message of an error answer."""
+    try:
+        body = json.loads(e.body or "{}")
+    except ValueError:
+        body = {}
+    return str(body.get("message") or e.reason or e)
