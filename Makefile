@@ -14,7 +14,7 @@ help:
 	@echo "make unit          fast unit tests only"
 	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
 	@echo "make lint          ruff, mypy, import-linter"
-	@echo "make crds          regenerate crds/ from the pydantic models"
+	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
 	@echo "make cluster-up    start the local cluster (kubectl context kwok-airkube)"
 	@echo "make cluster-down  delete it"
@@ -46,6 +46,8 @@ test: lint $(STAMP) tools
 
 crds: $(STAMP)
 	$(BIN)/python -m airkube.api.crdgen crds
+	rm -f charts/airkube/crds/*.yaml
+	cp crds/*.yaml charts/airkube/crds/
 
 cluster-up: tools
 	hack/cluster.sh up
