@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from .cluster import Cluster, bring_up, tear_down
+from .cluster import ROOT, Cluster, bring_up, tear_down
+from .operator_process import OperatorProcess
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,3 +58,35 @@ def namespace(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterato
         yield name
     finally:
         core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    """airkube's CRDs, applied from crds/ and established."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/dags.airkube.io",
+        "crd/dagruns.airkube.io",
+        "--timeout=30s",
+    )
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """One `airkube run` process for the whole session, on a SQLite DB of its own."""
+    work = tmp_path_factory.mktemp("operator")
+    proc = OperatorProcess(cluster, f"sqlite:///{work / 'airkube.db'}", work / "operator.log")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

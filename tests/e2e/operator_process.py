@@ -27,7 +27,7 @@ class OperatorProcess:
             args += ["--kubeconfig", self.cluster.kubeconfig]
         if self.cluster.context:
             args += ["--context", self.cluster.context]
-        env = {**os.environ, "AIRKUBE_LOG_LEVEL": "INFO"}
+        env = {**os.environ, "AIRKUBE_LOG_LEVEL": "INFO", "AIRKUBE_HEALTH_PORT": "0"}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()

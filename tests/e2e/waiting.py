@@ -8,6 +8,53 @@ from typing import Any
 
 from kubernetes import client, watch
 
+GROUP, VERSION = "airkube.io", "v1alpha1"
+
+
+def watch_until(
+    list_fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    name: str,
+    until: Callable[[str, Any], bool],
+    timeout: float,
+    what: str,
+) -> list[tuple[str, Any]]:
+    """Watch one object (by name) until ``until(event_type, obj)`` holds; return the events.
+
+    ``until`` is first asked with ``("INITIAL", obj)`` (``obj`` None when absent), so a
+    condition already true returns at once.
+    """
+    deadline = time.monotonic() + timeout
+    seen: list[tuple[str, Any]] = []
+    selector = f"metadata.name={name}"
+    while True:
+        listed = list_fn(*args, field_selector=selector)
+        items = listed["items"] if isinstance(listed, dict) else listed.items
+        version = (
+            listed["metadata"]["resourceVersion"]
+            if isinstance(listed, dict)
+            else listed.metadata.resource_version
+        )
+        if until("INITIAL", items[0] if items else None):
+            return seen
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            last = seen[-1][1] if seen else (items[0] if items else None)
+            raise TimeoutError(f"{what}: condition not met in {timeout}s; last seen: {last}")
+        w = watch.Watch()
+        for event in w.stream(
+            list_fn,
+            *args,
+            field_selector=selector,
+            resource_version=version,
+            timeout_seconds=max(1, int(remaining)),
+        ):
+            seen.append((event["type"], event["object"]))
+            if until(event["type"], event["object"]):
+                w.stop()
+                return seen
+        # The watch ended (server timeout or expiry): list again and resume.
+
 
 def watch_pod(
     core: client.CoreV1Api,
@@ -16,39 +63,36 @@ def watch_pod(
     until: Callable[[str, client.V1Pod | None], bool],
     timeout: float = 60,
 ) -> list[tuple[str, client.V1Pod]]:
-    """Watch one pod until ``until(event_type, pod)`` holds; return every event seen.
+    return watch_until(
+        core.list_namespaced_pod, (namespace,), name, until, timeout, f"pod {namespace}/{name}"
+    )
 
-    ``until`` is also asked once with ``("INITIAL", pod)`` (``pod`` None when it is
-    absent), so a condition already true returns at once.
-    """
-    deadline = time.monotonic() + timeout
-    seen: list[tuple[str, client.V1Pod]] = []
-    selector = f"metadata.name={name}"
-    while True:
-        listed = core.list_namespaced_pod(namespace, field_selector=selector)
-        current = listed.items[0] if listed.items else None
-        if until("INITIAL", current):
-            return seen
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(
-                f"pod {namespace}/{name}: condition not met in {timeout}s; saw {describe(seen)}"
-            )
-        w = watch.Watch()
-        event: dict[str, Any]
-        for event in w.stream(
-            core.list_namespaced_pod,
-            namespace,
-            field_selector=selector,
-            resource_version=listed.metadata.resource_version,
-            timeout_seconds=max(1, int(remaining)),
-        ):
-            pod = event["object"]
-            seen.append((event["type"], pod))
-            if until(event["type"], pod):
-                w.stop()
-                return seen
-        # The watch ended (server timeout or expiry): list again and resume.
+
+def watch_run(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Watch a DAGRun until ``until(run)`` holds for it; return it."""
+    found: list[dict[str, Any]] = []
+
+    def check(_: str, obj: Any) -> bool:
+        if obj is not None and until(obj):
+            found.append(obj)
+            return True
+        return False
+
+    watch_until(
+        custom.list_namespaced_custom_object,
+        (GROUP, VERSION, namespace, "dagruns"),
+        name,
+        check,
+        timeout,
+        f"DAGRun {namespace}/{name}",
+    )
+    return found[-1]
 
 
 def phases(events: list[tuple[str, client.V1Pod]]) -> list[str]:
@@ -59,7 +103,3 @@ def phases(events: list[tuple[str, client.V1Pod]]) -> list[str]:
         if phase and (not out or out[-1] != phase):
             out.append(phase)
     return out
-
-
-def describe(events: list[tuple[str, client.V1Pod]]) -> str:
-    return ", ".join(f"{t}:{p.status.phase if p.status else '?'}" for t, p in events) or "no events"

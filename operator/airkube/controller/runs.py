@@ -280,8 +280,9 @@ class RunReconciler:
             conditions=mem.status.conditions,
             budget_bytes=self.status_budget,
         )
+        # The database first: once the status shows a state, the history has it too.
+        await self._record(key, resource, mem, result, new_status, now)
         await self._write(key, mem, new_status, result.tasks)
-        await self._record(key, resource, mem, result, now)
         for event in result.events:
             await self._post(resource, event, now)
         for pod in rejected:
@@ -311,13 +312,20 @@ class RunReconciler:
         mem.status = status.model_copy(update={"tasks": dict(tasks)})
 
     async def _record(
-        self, key: Key, resource: DAGRun, mem: RunMemory, result: Plan, now: datetime
+        self,
+        key: Key,
+        resource: DAGRun,
+        mem: RunMemory,
+        result: Plan,
+        status: DAGRunStatus,
+        now: datetime,
     ) -> None:
         names = result.tasks.keys() if not mem.db_synced else result.changed
         tries = [_try_record(name, result.tasks[name]) for name in names]
         tries = [t for t in tries if t is not None]
         try:
-            await self._db(self.store.record_pass, self._run_record(key, resource, mem), tries, now)
+            record = self._run_record(key, resource, mem.uid, status)
+            await self._db(self.store.record_pass, record, tries, now)
         except StoreError as e:
             # The status holds the truth meanwhile; the next pass writes everything again.
             log.warning("run %s/%s: %s", key[0], key[1], e)
@@ -326,14 +334,13 @@ class RunReconciler:
             return
         mem.db_synced = True
 
-    def _run_record(self, key: Key, resource: DAGRun, mem: RunMemory) -> RunRecord:
+    def _run_record(self, key: Key, resource: DAGRun, uid: str, status: DAGRunStatus) -> RunRecord:
         spec = resource.spec
-        status = mem.status
         created = resource.metadata.creation_timestamp or datetime.now(UTC)
         return RunRecord(
             namespace=key[0],
             name=key[1],
-            uid=mem.uid,
+            uid=uid,
             dag_name=spec.dag_ref.name,
             run_type=spec.run_type.value,
             logical_date=spec.logical_date or created,
@@ -456,7 +463,7 @@ class RunReconciler:
             tries = [_try_record(n, s) for n, s in (mem.status.tasks or {}).items()]
             await self._db(
                 self.store.record_pass,
-                self._run_record(key, resource, mem),
+                self._run_record(key, resource, mem.uid, mem.status),
                 [t for t in tries if t is not None],
                 self.clock(),
             )

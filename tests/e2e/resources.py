@@ -1,0 +1,102 @@
+"""Making DAGs and DAGRuns in the e2e tests, and reading them back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client
+
+from .waiting import GROUP, VERSION, watch_until
+
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+def sim(**annotations: str) -> dict[str, Any]:
+    """A podTemplate whose kwok annotations script the pod (see hack/kwok/stages.yaml)."""
+    return {
+        "metadata": {
+            "annotations": {
+                f"sim.airkube.io/{k.replace('_', '-')}": v for k, v in annotations.items()
+            }
+        }
+    }
+
+
+def task(name: str, *upstream: str, **fields: Any) -> dict[str, Any]:
+    t: dict[str, Any] = {"name": name, "command": ["sh", "-c", f"echo {name}"], **fields}
+    if upstream:
+        t["dependsOn"] = list(upstream)
+    return t
+
+
+def apply_dag(custom: client.CustomObjectsApi, namespace: str, name: str, **spec: Any) -> None:
+    spec.setdefault("defaults", {})
+    spec["defaults"].setdefault("image", "busybox:1.36")
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DAG",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "dags", body)
+
+
+def create_run(
+    custom: client.CustomObjectsApi, namespace: str, name: str, dag: str, **spec: Any
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "DAGRun",
+        "metadata": {"name": name},
+        "spec": {"dagRef": {"name": dag}, **spec},
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "dagruns", body)
+
+
+def get_run(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = custom.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "dagruns", name
+    )
+    return result
+
+
+def state(run: dict[str, Any]) -> str | None:
+    return (run.get("status") or {}).get("state")
+
+
+def tasks(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return (run.get("status") or {}).get("tasks") or {}
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def wait_dag(
+    custom: client.CustomObjectsApi, namespace: str, name: str, until: Any, timeout: float = 30
+) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def check(_: str, obj: Any) -> bool:
+        if obj is not None and until(obj):
+            found.append(obj)
+            return True
+        return False
+
+    watch_until(
+        custom.list_namespaced_custom_object,
+        (GROUP, VERSION, namespace, "dags"),
+        name,
+        check,
+        timeout,
+        f"DAG {namespace}/{name}",
+    )
+    return found[-1]
+
+
+def events_of(api: client.ApiClient, namespace: str, name: str) -> list[client.EventsV1Event]:
+    events = client.EventsV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"regarding.name={name}"
+    )
+    return list(events.items)

@@ -1,0 +1,260 @@
+"""The operator on a real API server: runs in order, retries, trigger rules, outputs,
+invalid DAGs, cancelling, lost pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+
+from airkube.store.repository import Store
+
+from .cluster import Cluster
+from .operator_process import OperatorProcess
+from .resources import (
+    TERMINAL,
+    apply_dag,
+    create_run,
+    events_of,
+    get_run,
+    sim,
+    state,
+    task,
+    tasks,
+    wait_dag,
+    when,
+)
+from .waiting import watch_pod, watch_run
+
+
+def finished(run: dict[str, Any]) -> bool:
+    return state(run) in TERMINAL
+
+
+def test_diamond_dag_runs_in_order_and_succeeds(
+    operator: OperatorProcess,
+    cluster: Cluster,
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    fast = sim(duration="300ms")
+    apply_dag(
+        custom,
+        namespace,
+        "diamond",
+        defaults={"podTemplate": fast},
+        tasks=[
+            task("a"),
+            task("b", "a"),
+            task("c", "a"),
+            task("d", "b", "c"),
+        ],
+    )
+    create_run(custom, namespace, "diamond-1", "diamond")
+    run = watch_run(custom, namespace, "diamond-1", finished, timeout=60)
+
+    assert state(run) == "Succeeded", run["status"]
+    status = run["status"]
+    assert status["progress"] == "4/4"
+    assert status["counts"]["succeeded"] == 4
+    assert status["reason"] == "TasksSucceeded"
+    assert status["startTime"]
+    assert status["endTime"]
+    assert status["duration"]
+    t = tasks(run)
+    for up, down in [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]:
+        assert when(t[down]["queuedTime"]) >= when(t[up]["endTime"]), (up, down, t)
+    assert all(entry["tryNumber"] == 1 for entry in t.values())
+
+    dag = wait_dag(custom, namespace, "diamond", lambda d: "dagVersion" in (d.get("status") or {}))
+    assert status["dagVersion"] == dag["status"]["dagVersion"]
+    reasons = {e.reason for e in events_of(api, namespace, "diamond-1")}
+    assert "RunSucceeded" in reasons
+    table = cluster.kubectl("get", "dagruns", "-n", namespace).stdout
+    row = next(line for line in table.splitlines() if line.startswith("diamond-1"))
+    assert "Succeeded" in row
+    assert "4/4" in row
+    described = cluster.kubectl("describe", "dagrun", "diamond-1", "-n", namespace).stdout
+    assert "RunSucceeded" in described
+
+
+def test_failing_task_is_retried_then_fails_and_trigger_rules_pick_what_still_runs(
+    operator: OperatorProcess,
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "flaky",
+        defaults={"podTemplate": sim(duration="200ms")},
+        tasks=[
+            task(
+                "extract",
+                retries=1,
+                retryDelay="2s",
+                podTemplate=sim(exit_code="3", message="source table is locked"),
+            ),
+            task("load", "extract"),
+            task("cleanup", "extract", triggerRule="all_done"),
+            task("alert", "extract", triggerRule="one_failed"),
+            task("report", "load"),
+        ],
+    )
+    create_run(custom, namespace, "flaky-1", "flaky")
+    run = watch_run(custom, namespace, "flaky-1", finished, timeout=60)
+
+    assert state(run) == "Failed", run["status"]
+    t = tasks(run)
+    assert t["extract"]["state"] == "Failed"
+    assert t["extract"]["tryNumber"] == 2
+    assert t["extract"]["exitCode"] == 3
+    assert "source table is locked" in t["extract"]["message"]
+    assert t["load"]["state"] == "UpstreamFailed"
+    assert t["report"]["state"] == "UpstreamFailed"
+    assert t["cleanup"]["state"] == "Succeeded"
+    assert t["alert"]["state"] == "Succeeded"
+
+    with Store.from_url(operator.db_url, migrate=False) as store:
+        tries = [x for x in store.task_tries(namespace, "flaky-1") if x.task_name == "extract"]
+    assert [(x.try_number, x.state) for x in tries] == [(1, "UpForRetry"), (2, "Failed")]
+    assert tries[0].end_time is not None
+    assert tries[1].start_time is not None
+    # The second try waited for the retry delay after the first ended (to the second).
+    assert (tries[1].start_time - tries[0].end_time).total_seconds() >= 1
+
+    events = events_of(api, namespace, "flaky-1")
+    reasons = [e.reason for e in events]
+    assert "TaskRetrying" in reasons
+    assert "TaskFailed" in reasons
+    assert "RunFailed" in reasons
+    assert all(e.type == "Warning" for e in events if e.reason in ("TaskFailed", "RunFailed"))
+
+
+def test_dag_with_a_cycle_is_not_ready_names_the_cycle_and_never_launches_a_pod(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "loop",
+        tasks=[task("a", "c"), task("b", "a"), task("c", "b")],
+    )
+
+    def ready_false(d: dict[str, Any]) -> bool:
+        conditions = (d.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "False" for c in conditions)
+
+    dag = wait_dag(custom, namespace, "loop", ready_false)
+    (ready,) = [c for c in dag["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready["reason"] == "Cycle"
+    assert "a → b → c → a" in ready["message"], ready["message"]
+
+    create_run(custom, namespace, "loop-1", "loop")
+
+    def waiting(run: dict[str, Any]) -> bool:
+        conditions = (run.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Waiting" and c["reason"] == "DAGInvalid" for c in conditions)
+
+    run = watch_run(custom, namespace, "loop-1", waiting, timeout=30)
+    assert state(run) == "Queued"
+    assert not core.list_namespaced_pod(namespace).items
+
+
+def test_task_output_is_kept_in_status_and_in_the_database(
+    operator: OperatorProcess, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    output = '{"path": "s3://lake/2026-11-24", "rows": 1234}'
+    apply_dag(
+        custom,
+        namespace,
+        "produce",
+        defaults={"podTemplate": sim(duration="200ms")},
+        tasks=[
+            task("a"),
+            task("b", "a", podTemplate=sim(duration="200ms", output=output)),
+        ],
+    )
+    create_run(custom, namespace, "produce-1", "produce")
+    run = watch_run(custom, namespace, "produce-1", finished, timeout=60)
+
+    assert state(run) == "Succeeded"
+    assert tasks(run)["b"]["output"] == output
+    with Store.from_url(operator.db_url, migrate=False) as store:
+        stored = {x.task_name: x for x in store.task_tries(namespace, "produce-1")}
+    assert stored["b"].output == output
+    assert stored["b"].state == "Succeeded"
+
+
+def test_cancelling_a_run_stops_its_pods_and_ends_it_cancelled(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "slow",
+        defaults={"podTemplate": sim(duration="10m")},
+        tasks=[task("long"), task("after", "long")],
+    )
+    create_run(custom, namespace, "slow-1", "slow")
+    watch_run(
+        custom, namespace, "slow-1", lambda r: tasks(r).get("long", {}).get("state") == "Running"
+    )
+    custom.patch_namespaced_custom_object(
+        "airkube.io", "v1alpha1", namespace, "dagruns", "slow-1", {"spec": {"cancel": True}}
+    )
+    run = watch_run(custom, namespace, "slow-1", finished, timeout=30)
+
+    assert state(run) == "Cancelled"
+    t = tasks(run)
+    assert t["long"]["state"] not in ("Running", "Queued")
+    assert t["after"]["state"] == "Skipped"
+    pod = t["long"]["podName"]
+    watch_pod(core, namespace, pod, lambda typ, p: typ == "DELETED" or p is None, timeout=30)
+
+
+def test_a_pod_deleted_by_someone_else_is_a_failed_try_and_is_retried(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "fragile",
+        defaults={"podTemplate": sim(duration="3s")},
+        tasks=[task("work", retries=1, retryDelay="1s")],
+    )
+    create_run(custom, namespace, "fragile-1", "fragile")
+    run = watch_run(
+        custom, namespace, "fragile-1", lambda r: tasks(r).get("work", {}).get("state") == "Running"
+    )
+    first_pod = tasks(run)["work"]["podName"]
+    core.delete_namespaced_pod(first_pod, namespace, grace_period_seconds=0)
+
+    retrying = watch_run(
+        custom,
+        namespace,
+        "fragile-1",
+        lambda r: tasks(r).get("work", {}).get("tryNumber") == 2 or finished(r),
+        timeout=30,
+    )
+    assert tasks(retrying)["work"]["tryNumber"] == 2, retrying["status"]
+    run = watch_run(custom, namespace, "fragile-1", finished, timeout=30)
+    assert state(run) == "Succeeded"
+    with Store.from_url(operator.db_url, migrate=False) as store:
+        first = [x for x in store.task_tries(namespace, "fragile-1") if x.try_number == 1]
+    assert first[0].state == "UpForRetry"
+    assert first[0].reason in ("PodDeleted", "PodLost"), first[0]
+    assert (
+        get_run(custom, namespace, "fragile-1")["status"]["tasks"]["work"]["podName"] != first_pod
+    )
