@@ -20,6 +20,7 @@ class OperatorProcess:
         self.db_url = db_url
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_offset = 0
 
     def start(self) -> None:
         args = [sys.executable, "-m", "airkube.cli.main", "run", "--db-url", self.db_url]
@@ -27,6 +28,7 @@ class OperatorProcess:
             args += ["--kubeconfig", self.cluster.kubeconfig]
         if self.cluster.context:
             args += ["--context", self.cluster.context]
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "AIRKUBE_LOG_LEVEL": "INFO", "AIRKUBE_HEALTH_PORT": "0"}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -40,8 +42,10 @@ class OperatorProcess:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.tail()}")
-            if "airkube operator ready" in self.log_path.read_text(errors="replace"):
-                return
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                if b"airkube operator ready" in log.read():
+                    return
             time.sleep(0.1)
         raise AssertionError(f"operator not ready in {timeout}s:\n{self.tail()}")
 
