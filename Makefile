@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint unit e2e test crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools lint unit e2e test crds cluster-up cluster-down cluster-status clean
 
 help:
+	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
 	@echo "make test          lint + unit + e2e tests (builds tools and starts the local cluster when needed)"
 	@echo "make unit          fast unit tests only"
 	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
@@ -25,6 +26,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+demo: $(STAMP) tools
+	hack/demo.sh
 
 tools:
 	hack/build-tools.sh
