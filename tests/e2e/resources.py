@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
-from .waiting import GROUP, VERSION, watch_until
+from .waiting import GROUP, VERSION, watch_resource
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
@@ -76,23 +76,7 @@ def when(value: str) -> datetime:
 def wait_dag(
     custom: client.CustomObjectsApi, namespace: str, name: str, until: Any, timeout: float = 30
 ) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def check(_: str, obj: Any) -> bool:
-        if obj is not None and until(obj):
-            found.append(obj)
-            return True
-        return False
-
-    watch_until(
-        custom.list_namespaced_custom_object,
-        (GROUP, VERSION, namespace, "dags"),
-        name,
-        check,
-        timeout,
-        f"DAG {namespace}/{name}",
-    )
-    return found[-1]
+    return watch_resource(custom, namespace, "dags", name, until, timeout)
 
 
 def events_of(api: client.ApiClient, namespace: str, name: str) -> list[client.EventsV1Event]:

@@ -76,6 +76,18 @@ def watch_run(
     timeout: float = 60,
 ) -> dict[str, Any]:
     """Watch a DAGRun until ``until(run)`` holds for it; return it."""
+    return watch_resource(custom, namespace, "dagruns", name, until, timeout)
+
+
+def watch_resource(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    plural: str,
+    name: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Watch an airkube resource until ``until(obj)`` holds for it; return it."""
     found: list[dict[str, Any]] = []
 
     def check(_: str, obj: Any) -> bool:
@@ -86,11 +98,11 @@ def watch_run(
 
     watch_until(
         custom.list_namespaced_custom_object,
-        (GROUP, VERSION, namespace, "dagruns"),
+        (GROUP, VERSION, namespace, plural),
         name,
         check,
         timeout,
-        f"DAGRun {namespace}/{name}",
+        f"{plural} {namespace}/{name}",
     )
     return found[-1]
 

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+BACKGROUND_DELETE = client.V1DeleteOptions(propagation_policy="Background")
+
 
 @dataclass(frozen=True)
 class PodResult:
@@ -67,64 +69,51 @@ class Kube:
     async def delete_pods(self, namespace: str, names: Iterable[str]) -> None:
         await asyncio.gather(*(self._delete_pod(namespace, n) for n in names))
 
-    async def _delete_pod(self, namespace: str, name: str) -> None:
+    async def _unless_gone(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``; None when the API server answers 404 (the object is gone)."""
         try:
-            await self._call(
-                self.core.delete_namespaced_pod,
-                name,
-                namespace,
-                body=client.V1DeleteOptions(propagation_policy="Background"),
-            )
-        except ApiException as e:
-            if e.status != 404:
-                raise
-
-    async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The pod as a plain dict, or None when it does not exist."""
-        try:
-            pod = await self._call(self.core.read_namespaced_pod, name, namespace)
+            return await self._call(fn, *args, **kwargs)
         except ApiException as e:
             if e.status == 404:
                 return None
             raise
-        result: dict[str, Any] = self.api.sanitize_for_serialization(pod)
-        return result
+
+    async def _delete_pod(self, namespace: str, name: str) -> None:
+        await self._unless_gone(
+            self.core.delete_namespaced_pod, name, namespace, body=BACKGROUND_DELETE
+        )
+
+    async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod as a plain dict, or None when it does not exist."""
+        pod = await self._unless_gone(self.core.read_namespaced_pod, name, namespace)
+        return None if pod is None else dict(self.api.sanitize_for_serialization(pod))
 
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """Merge-patch an airkube resource's status; None when the resource is gone."""
-        try:
-            result: Any = await self._call(
-                self.custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                {"status": dict(status)},
-            )
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        return dict(result)
+        result = await self._unless_gone(
+            self.custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            {"status": dict(status)},
+        )
+        return None if result is None else dict(result)
 
     async def delete_resource(self, plural: str, namespace: str, name: str) -> None:
         """Delete an airkube resource (its pods go with it, through their ownerReferences)."""
-        try:
-            await self._call(
-                self.custom.delete_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                body=client.V1DeleteOptions(propagation_policy="Background"),
-            )
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        await self._unless_gone(
+            self.custom.delete_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            body=BACKGROUND_DELETE,
+        )
 
     async def post_event(
         self,
