@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,15 @@ from .resources import apply_dag, task
 
 
 def test_kubectl_explain_describes_trigger_rule(cluster: Cluster, crds: None) -> None:
-    out = cluster.kubectl("explain", "dag.spec.tasks.triggerRule").stdout
+    # The API server publishes a new CRD's OpenAPI schema a moment after it is Established.
+    deadline = time.monotonic() + 30
+    while True:
+        explained = cluster.kubectl("explain", "dag.spec.tasks.triggerRule", check=False)
+        if explained.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert explained.returncode == 0, explained.stderr
+    out = explained.stdout
     assert "one_failed" in out
     assert "When the task runs" in out
 

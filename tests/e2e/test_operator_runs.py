@@ -258,3 +258,93 @@ def test_a_pod_deleted_by_someone_else_is_a_failed_try_and_is_retried(
     assert (
         get_run(custom, namespace, "fragile-1")["status"]["tasks"]["work"]["podName"] != first_pod
     )
+
+
+def test_a_running_run_keeps_the_dag_version_it_started_with(
+    operator: OperatorProcess, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "evolving",
+        defaults={"podTemplate": sim(duration="200ms")},
+        tasks=[task("first", podTemplate=sim(duration="3s")), task("second", "first")],
+    )
+    create_run(custom, namespace, "evolving-1", "evolving")
+    started = watch_run(
+        custom,
+        namespace,
+        "evolving-1",
+        lambda r: tasks(r).get("first", {}).get("state") == "Running",
+    )
+    pinned = started["status"]["dagVersion"]
+    # Edit the DAG while the run is running: a new task, and "second" depends on it.
+    custom.patch_namespaced_custom_object(
+        "airkube.io",
+        "v1alpha1",
+        namespace,
+        "dags",
+        "evolving",
+        {
+            "spec": {
+                "tasks": [
+                    task("first"),
+                    task("added", "first"),
+                    task("second", "first", "added"),
+                ]
+            }
+        },
+    )
+    dag = wait_dag(
+        custom,
+        namespace,
+        "evolving",
+        lambda d: (d.get("status") or {}).get("dagVersion") not in (None, pinned),
+    )
+    run = watch_run(custom, namespace, "evolving-1", finished, timeout=60)
+
+    assert state(run) == "Succeeded"
+    assert set(tasks(run)) == {"first", "second"}
+    assert run["status"]["dagVersion"] == pinned != dag["status"]["dagVersion"]
+    with Store.from_url(operator.db_url, migrate=False) as store:
+        versions = {v.spec_hash for v in store.list_dag_versions(namespace, "evolving")}
+    assert {pinned, dag["status"]["dagVersion"]} <= versions
+
+
+def test_pods_are_cleaned_up_after_success_and_kept_after_failure(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "tidy",
+        defaults={"podTemplate": sim(duration="100ms")},
+        tasks=[task("ok")],
+    )
+    apply_dag(
+        custom,
+        namespace,
+        "broken",
+        defaults={"podTemplate": sim(duration="100ms", exit_code="1")},
+        tasks=[task("ko")],
+    )
+    create_run(custom, namespace, "tidy-1", "tidy")
+    create_run(custom, namespace, "broken-1", "broken")
+    ok = watch_run(custom, namespace, "tidy-1", finished, timeout=60)
+    ko = watch_run(custom, namespace, "broken-1", finished, timeout=60)
+    assert (state(ok), state(ko)) == ("Succeeded", "Failed")
+
+    # OnRunSuccess (the default): the succeeded run's pod goes, the failed run's stays.
+    ok_pod = tasks(ok)["ok"]["podName"]
+    watch_pod(core, namespace, ok_pod, lambda t, p: t == "DELETED" or p is None, timeout=30)
+    ko_pod = tasks(ko)["ko"]["podName"]
+    assert core.read_namespaced_pod(ko_pod, namespace).status.phase == "Failed"
+
+    # Deleting the run deletes its pods (ownerReferences, kube-controller-manager's GC).
+    custom.delete_namespaced_custom_object(
+        "airkube.io", "v1alpha1", namespace, "dagruns", "broken-1"
+    )
+    watch_pod(core, namespace, ko_pod, lambda t, p: t == "DELETED" or p is None, timeout=30)
