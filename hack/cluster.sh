@@ -71,7 +71,8 @@ up() {
 
 down() {
   if exists; then
-    kwokctl delete cluster --name "$NAME" >/dev/null
+    local log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
+    kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || die "deleting $NAME failed (log: $log)"
     echo "cluster: $NAME deleted"
   else
     echo "cluster: $NAME does not exist"
