@@ -15,7 +15,17 @@ Modules:
 - ``crdgen``: the CRDs, generated from the models (``python -m airkube.api.crdgen crds``).
 """
 
-from airkube.api.dag import DAG, DAGSpec, DAGStatus, LastRun, Task, TaskDefaults, TriggerRule
+from airkube.api.dag import (
+    DAG,
+    DAGSpec,
+    DAGStatus,
+    LastRun,
+    LastScheduledRun,
+    Task,
+    TaskDefaults,
+    Timetable,
+    TriggerRule,
+)
 from airkube.api.dagrun import (
     DagRef,
     DAGRun,
@@ -42,6 +52,7 @@ __all__ = [
     "DAGStatus",
     "DagRef",
     "LastRun",
+    "LastScheduledRun",
     "ObjectMeta",
     "RunState",
     "RunType",
@@ -50,5 +61,6 @@ __all__ = [
     "TaskDefaults",
     "TaskState",
     "TaskStatus",
+    "Timetable",
     "TriggerRule",
 ]

@@ -204,6 +204,36 @@ class TaskDefaults(TaskSettings):
     """Settings for every task that does not set them itself (Airflow's default_args)."""
 
 
+class Timetable(StrEnum):
+    """How a cron schedule becomes runs (Airflow's two cron timetables)."""
+
+    INTERVAL = "interval"
+    TRIGGER = "trigger"
+
+
+TIMETABLE_DESCRIPTION = (
+    "How the schedule becomes runs, as in Airflow. interval (default, Airflow 2's "
+    "CronDataIntervalTimetable): consecutive cron times bound data intervals; a run is "
+    "created when its interval ends, and its logical date is the interval's start (the "
+    "run of 0 0 * * * for 24 November starts on 25 November at 00:00). trigger (Airflow "
+    "3's CronTriggerTimetable): a run at each cron time, whose logical date is that time "
+    "and whose data interval is empty (it starts and ends then)."
+)
+
+PARAMS_DESCRIPTION = (
+    "Parameters, read in templates as {{ params.<name> }}; a run may override them in its "
+    "spec.params. Each value is the param's default, or a declaration: an object with "
+    "default, and optionally type (string, integer, number, boolean, array, object or null, "
+    "or a list of them), "
+    "enum (the allowed values), minimum and maximum (numbers), minLength and maxLength "
+    "(strings) and description. A run's value for a declared param is checked (and "
+    'converted from text: "42" to 42 for an integer); a bad value fails the run. A '
+    "declaration without default makes the param required, which only a DAG without "
+    "schedule may have. A default that is itself an object with only these keys must be "
+    "written as a declaration: {default: {...}}."
+)
+
+
 class PodGCStrategy(StrEnum):
     """When the pods of a run's tries are deleted (their records stay in the database)."""
 
@@ -238,36 +268,47 @@ class DAGSpec(ApiModel):
     schedule: Annotated[str, AfterValidator(check_schedule)] | None = Field(
         default=None,
         description=(
-            'When runs are created: a 5-field cron expression such as "0 2 * * *", or '
-            "@once, @hourly, @daily, @weekly, @monthly or @yearly. A run is created when its "
-            "data interval ends. Absent: runs are only triggered by hand."
+            'When runs are created: a 5-field cron expression such as "0 2 * * *", read as '
+            "wall-clock time in the DAG's timezone, or @hourly, @daily, @weekly, @monthly, "
+            "@yearly, or @once (one run, at startDate or as soon as the DAG exists). With the "
+            "default timetable a run is created when its data interval ends. Absent: runs "
+            "are only triggered by hand."
         ),
         json_schema_extra={"pattern": SCHEDULE_PATTERN},
     )
+    # None rather than a default value: a spec that does not set it keeps its version hash.
+    timetable: Timetable | None = Field(default=None, description=TIMETABLE_DESCRIPTION)
     timezone: Annotated[str, AfterValidator(check_timezone)] = Field(
         default="UTC",
         description=(
             "The IANA timezone the schedule and dates without an offset are read in, such as "
-            '"Europe/Paris"; daylight saving time is followed. Default: UTC.'
+            '"Europe/Paris"; daylight saving time is followed as Airflow does: a cron time '
+            "that does not exist that day runs as much later as the clocks moved (an hour), one "
+            "that happens twice runs once "
+            "(the second time), except for schedules that fire every hour, which fire in both "
+            "hours. Default: UTC."
         ),
         min_length=1,
     )
     start_date: LocalDateTime | None = Field(
         default=None,
         description=(
-            "The start of the first data interval the schedule produces: a date or an RFC 3339 "
-            "date-time; without an offset it is read in the DAG's timezone."
+            "No scheduled run has a logical date before this: the first data interval starts "
+            "at the first cron time at or after it. A date or an RFC 3339 date-time; without "
+            "an offset it is read in the DAG's timezone (a date alone is its midnight). With "
+            "@once, the logical date of the one run."
         ),
     )
     end_date: LocalDateTime | None = Field(
         default=None,
-        description="No data interval starts after this date (same format as startDate).",
+        description="No scheduled run has a logical date after this (same format as startDate).",
     )
     catchup: bool = Field(
         default=False,
         description=(
-            "Create runs for the data intervals missed since startDate or since the DAG was "
-            "last scheduled, oldest first. Default: false."
+            "true: create a run for every data interval missed since startDate or since the "
+            "DAG was last scheduled, oldest first. false (default): only the latest one, as "
+            "when the DAG is unpaused after a while."
         ),
     )
     paused: bool = Field(
@@ -277,7 +318,11 @@ class DAGSpec(ApiModel):
     max_active_runs: int = Field(
         default=16,
         ge=1,
-        description="At most this many runs of the DAG are Running at once. Default: 16.",
+        description=(
+            "At most this many runs of the DAG are Running at once; others wait as Queued, "
+            "and the schedule creates no more runs while this many are Queued or Running. "
+            "Default: 16."
+        ),
     )
     max_active_tasks: int = Field(
         default=16,
@@ -292,11 +337,7 @@ class DAGSpec(ApiModel):
         ),
     )
     params: Annotated[dict[str, Any], AfterValidator(_check_param_names)] | None = Field(
-        default=None,
-        description=(
-            "Parameters and their default values, read in templates as {{ params.<name> }}. "
-            "A run may override them in its spec.params."
-        ),
+        default=None, description=PARAMS_DESCRIPTION
     )
     defaults: TaskDefaults | None = Field(
         default=None,
@@ -350,6 +391,15 @@ class LastRun(StatusModel):
     end_time: AwareDatetime | None = Field(default=None, description="When it ended.")
 
 
+class LastScheduledRun(StatusModel):
+    """The newest run the schedule created: where the schedule carries on from."""
+
+    name: str = Field(description="The DAGRun's name.")
+    logical_date: AwareDatetime = Field(description="Its logical date.")
+    data_interval_start: AwareDatetime = Field(description="The start of its data interval.")
+    data_interval_end: AwareDatetime = Field(description="The end of its data interval.")
+
+
 class DAGStatus(StatusModel):
     """What the operator observed about the DAG."""
 
@@ -371,6 +421,10 @@ class DAGStatus(StatusModel):
         default=None, description="When the next scheduled run will be created."
     )
     last_run: LastRun | None = Field(default=None, description="The most recent run.")
+    last_scheduled_run: LastScheduledRun | None = Field(
+        default=None,
+        description="The newest run the schedule created; the schedule carries on after it.",
+    )
     active_runs: int | None = Field(
         default=None, description="How many runs are Queued or Running.", ge=0
     )

@@ -1,13 +1,31 @@
 """Checks of a DAG's ``schedule`` (5-field cron or a preset) and ``timezone`` (IANA name).
 
-The cron check is syntactic (field count, ranges, names, steps); computing fire times is
-the scheduler's business (croniter, issue 5), which may replace :func:`schedule_problem`.
+croniter computes the fire times (:mod:`airkube.core.timetables`), so it is the judge of
+what a valid cron expression is. A syntactic check of each field comes first, for messages
+that name the field and say what is allowed; then croniter must accept the expression and
+find a time it fires at (``0 0 30 2 *`` never does).
 """
 
 import re
 import zoneinfo
+from datetime import datetime
+
+from croniter import (  # type: ignore[import-untyped]
+    CroniterBadCronError,
+    CroniterBadDateError,
+    croniter,
+)
 
 PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+}
+"""The cron expression of each periodic preset (Airflow's ``cron_presets``)."""
 
 SCHEDULE_PATTERN = r"^(@(once|hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
 """The loose form the CRD schema checks; :func:`schedule_problem` checks the details."""
@@ -81,6 +99,30 @@ def schedule_problem(expr: str) -> str | None:
         problem = _field_problem(field, lowest, highest, names, special)
         if problem:
             return f'schedule "{expr}": {name} {problem}'
+    return _croniter_problem(expr, fields)
+
+
+def _croniter_accepts(expr: str) -> bool:
+    try:
+        croniter(expr)
+    except (CroniterBadCronError, ValueError, KeyError):
+        return False
+    return True
+
+
+def _croniter_problem(expr: str, fields: list[str]) -> str | None:
+    text = " ".join(fields)
+    if not _croniter_accepts(text):
+        # Name the field croniter refuses: try each alone, with "*" everywhere else.
+        for i, (name, *_) in enumerate(_FIELDS):
+            alone = " ".join(field if j == i else "*" for j, field in enumerate(fields))
+            if not _croniter_accepts(alone):
+                return f'schedule "{expr}": {name} "{fields[i]}" is not supported'
+        return f'schedule "{expr}" is not a valid cron expression'
+    try:
+        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return f'schedule "{expr}" never fires: no date matches it'
     return None
 
 

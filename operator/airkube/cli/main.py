@@ -161,14 +161,38 @@ def _current_namespace(kubeconfig: str | None, context: str | None) -> str:
         return "default"
 
 
-def parse_param(text: str) -> tuple[str, Any]:
+def split_param(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--param")
     key, value = text.split("=", 1)
+    return key, value
+
+
+def _read_dag(custom: Any, namespace: str, dag: str) -> dict[str, Any]:
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
     try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
+        body: dict[str, Any] = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dags", dag
+        )
+    except ApiException as e:
+        if e.status == 404:
+            fail(f"DAG {dag} not found in namespace {namespace} (kubectl get dags -n {namespace})")
+        fail(f"reading DAG {dag}: {api_message(e)}")
+    return body
+
+
+def _dag_spec(body: dict[str, Any]) -> Any:
+    from airkube.core.validation import check_dag
+
+    spec, problems = check_dag(body.get("spec") or {})
+    if spec is None or problems:
+        name = body["metadata"]["name"]
+        fail(f"DAG {name} is invalid: " + "; ".join(p.message for p in problems))
+    return spec
 
 
 def parse_time(text: str, what: str) -> datetime:
@@ -212,19 +236,23 @@ def trigger(
     from kubernetes.client.exceptions import ApiException
 
     from airkube.api import GROUP, VERSION
+    from airkube.core.params import param_from_text, resolve_params
+    from airkube.core.run_names import manual_run_name
     from airkube.kube.apply import api_message
 
-    values = dict(parse_param(p) for p in params)
     when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
     ns = namespace or _current_namespace(kubeconfig, context)
     name = run_name or manual_run_name(dag, when)
     custom = client.CustomObjectsApi(_api(kubeconfig, context))
-    try:
-        custom.get_namespaced_custom_object(GROUP, VERSION, ns, "dags", dag)
-    except ApiException as e:
-        if e.status == 404:
-            fail(f"DAG {dag} not found in namespace {ns} (kubectl get dags -n {ns})")
-        fail(f"reading DAG {dag}: {api_message(e)}")
+    dag_body = _read_dag(custom, ns, dag)
+    dag_params = (dag_body.get("spec") or {}).get("params")
+    values = {}
+    for text in params:
+        key, raw = split_param(text)
+        values[key] = param_from_text(dag_params, key, raw)
+    problems = resolve_params(dag_params, values).problems
+    if problems:
+        fail("; ".join(problems))
     body: dict[str, Any] = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "DAGRun",
@@ -246,9 +274,195 @@ def trigger(
     click.echo(f"dagrun.airkube.io/{name} created in {ns}")
 
 
-def manual_run_name(dag: str, when: datetime) -> str:
-    stamp = when.astimezone(UTC).strftime("%Y%m%dt%H%M%S")
-    return f"{dag[: 253 - 24]}-manual-{stamp}"
+@main.command()
+@click.argument("dag")
+@click.option("--start", "start_text", required=True, help="First logical date (ISO 8601).")
+@click.option("--end", "end_text", required=True, help="Last logical date (ISO 8601), included.")
+@click.option("--rerun-failed", is_flag=True, help="Run again the intervals whose run failed.")
+@click.option("--rerun-all", is_flag=True, help="Run again every finished interval.")
+@click.option("--dry-run", is_flag=True, help="List the runs it would create; create nothing.")
+@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@kubeconfig_option
+@context_option
+def backfill(
+    dag: str,
+    start_text: str,
+    end_text: str,
+    rerun_failed: bool,
+    rerun_all: bool,
+    dry_run: bool,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Create backfill runs of DAG for the data intervals with logical dates in [start, end].
+
+    Intervals that already have a run are skipped unless --rerun-failed or --rerun-all;
+    the operator starts the runs within the DAG's maxActiveRuns, oldest first.
+    """
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION, RunState
+    from airkube.core.backfill import BackfillError, BackfillMode, ExistingRun, backfill_intervals
+    from airkube.kube.apply import api_message
+
+    if rerun_failed and rerun_all:
+        fail("give --rerun-failed or --rerun-all, not both")
+    mode = (
+        BackfillMode.RERUN_ALL
+        if rerun_all
+        else BackfillMode.RERUN_FAILED
+        if rerun_failed
+        else BackfillMode.ONLY_MISSING
+    )
+    start = parse_local_time(start_text, "--start")
+    end = parse_local_time(end_text, "--end")
+    ns = namespace or _current_namespace(kubeconfig, context)
+    custom = client.CustomObjectsApi(_api(kubeconfig, context))
+    spec = _dag_spec(_read_dag(custom, ns, dag))
+    existing: dict[datetime, ExistingRun] = {}
+    listed: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dagruns")
+    for run in listed["items"]:
+        rspec, status = run.get("spec") or {}, run.get("status") or {}
+        if rspec.get("dagRef", {}).get("name") != dag or not rspec.get("logicalDate"):
+            continue
+        when = parse_time(rspec["logicalDate"], "logicalDate")
+        existing[when] = ExistingRun(
+            run["metadata"]["name"], RunState(status.get("state", "Queued"))
+        )
+    try:
+        plan = backfill_intervals(
+            dag, spec, start, end, now=datetime.now(UTC), existing=existing, mode=mode
+        )
+    except BackfillError as e:
+        fail(str(e))
+    for when, why in plan.skipped:
+        click.echo(f"skip    {when.isoformat()}  {why}")
+    for run in plan.runs:
+        interval = f"{run.data_interval_start.isoformat()} to {run.data_interval_end.isoformat()}"
+        if dry_run:
+            click.echo(f"would create  {run.name}  ({interval})")
+            continue
+        if run.replaces is not None:
+            try:
+                custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, ns, "dagruns", run.replaces.name
+                )
+            except ApiException as e:
+                if e.status != 404:
+                    fail(f"deleting {run.replaces.name} to rerun it: {api_message(e)}")
+            _wait_gone(custom, ns, run.replaces.name)
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DAGRun",
+            "metadata": {"name": run.name, "namespace": ns, "labels": {"airkube.io/dag": dag}},
+            "spec": run.spec(dag).to_dict(),
+        }
+        try:
+            custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
+        except ApiException as e:
+            if e.status != 409:
+                fail(f"creating {run.name}: {api_message(e)}")
+            click.echo(f"exists  {run.name}")
+            continue
+        click.echo(f"created {run.name}  ({interval})")
+    if not plan.runs:
+        click.echo("nothing to backfill")
+
+
+def _wait_gone(custom: Any, namespace: str, name: str, timeout: float = 60) -> None:
+    """Wait (watching) until a DAGRun is deleted, so its name can be used again."""
+    from kubernetes import watch
+
+    from airkube.api import GROUP, VERSION
+
+    w = watch.Watch()
+    listed = custom.list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "dagruns", field_selector=f"metadata.name={name}"
+    )
+    if not listed["items"]:
+        return
+    for event in w.stream(
+        custom.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        "dagruns",
+        field_selector=f"metadata.name={name}",
+        resource_version=listed["metadata"]["resourceVersion"],
+        timeout_seconds=int(timeout),
+    ):
+        if event["type"] == "DELETED":
+            w.stop()
+            return
+    fail(f"DAGRun {name} was not deleted within {timeout:.0f}s")
+
+
+def parse_local_time(text: str, what: str) -> datetime:
+    """An ISO 8601 date or time; without an offset it is read in the DAG's timezone later."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-01 or "
+            "2026-11-01T06:00:00Z)",
+            param_hint=what,
+        ) from None
+
+
+@main.command("render-task")
+@click.argument("dag")
+@click.argument("task")
+@click.option("--logical-date", required=True, help="The logical date to render for (ISO 8601).")
+@click.option("--param", "-p", "params", multiple=True, help="KEY=VALUE overriding a param.")
+@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@kubeconfig_option
+@context_option
+def render_task(
+    dag: str,
+    task: str,
+    logical_date: str,
+    params: tuple[str, ...],
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Show TASK's pod command, args and env as a run of DAG would render them (runs nothing)."""
+    from kubernetes import client
+
+    from airkube.core.params import ParamsError, param_from_text
+    from airkube.core.plan import RenderError
+    from airkube.core.templates import render_task_preview
+
+    ns = namespace or _current_namespace(kubeconfig, context)
+    custom = client.CustomObjectsApi(_api(kubeconfig, context))
+    body = _read_dag(custom, ns, dag)
+    spec = _dag_spec(body)
+    overrides = {}
+    for text in params:
+        key, raw = split_param(text)
+        overrides[key] = param_from_text(spec.params, key, raw)
+    when = parse_local_time(logical_date, "--logical-date")
+    if when.tzinfo is None:
+        from airkube.core.timetables import to_utc
+
+        when = to_utc(when, spec.timezone)
+    try:
+        rendered = render_task_preview(dag, spec, task, logical_date=when, params=overrides)
+    except (ValueError, ParamsError, RenderError) as e:
+        fail(str(e))
+    click.echo(f"run_id:        {rendered.run_id}")
+    click.echo(f"logical_date:  {rendered.logical_date.isoformat()}")
+    click.echo(
+        f"data interval: {rendered.data_interval.start.isoformat()} to "
+        f"{rendered.data_interval.end.isoformat()}"
+    )
+    click.echo(f"command:       {json.dumps(list(rendered.command or []))}")
+    click.echo(f"args:          {json.dumps(list(rendered.args or []))}")
+    for env in rendered.env:
+        shown = env.value if env.value is not None else "(from valueFrom)"
+        click.echo(f"env:           {env.name}={shown}")
 
 
 @main.command()

@@ -27,9 +27,10 @@ from airkube.kube.client import load_configuration
 from airkube.store.repository import Store
 
 from .dags import dag_status_update, validate
-from .informer import Informer, Key
+from .informer import Informer, Key, dag_of_run
 from .podmap import observe_pod, run_key
 from .runs import RunReconciler
+from .scheduler import Scheduler
 from .settings import OperatorSettings
 from .workqueue import WorkQueue
 
@@ -37,6 +38,7 @@ log = logging.getLogger("airkube")
 
 GROUP = "airkube.io"
 READY_LINE = "airkube operator ready"
+TERMINAL_STATES = ("Succeeded", "Failed", "Cancelled")
 
 
 class Operator:
@@ -47,12 +49,18 @@ class Operator:
         self.config = load_configuration(settings.target, pool_size=settings.api_concurrency * 2)
         from kubernetes import client
 
-        self.kube = Kube(client.ApiClient(self.config), concurrency=settings.api_concurrency)
+        api = client.ApiClient(self.config)
+        self.kube = Kube(api, concurrency=settings.api_concurrency, name="runs")
+        # The schedule loop has API threads of its own: a burst of pod traffic must not
+        # delay the creation of runs that are due.
+        self.schedule_kube = Kube(api, concurrency=8, name="schedule")
         self.store = store
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
+        self.dag_queue: WorkQueue[Key] = WorkQueue()
         self.dags = Informer()
-        self.runs = Informer()
+        self.runs = Informer(group_of=dag_of_run)
+        self.dag_generations: dict[Key, int | None] = {}
         self.pod_index: kopf.Index[Key, ObservedPod] | None = None
         self.reconciler = RunReconciler(
             kube=self.kube,
@@ -63,6 +71,12 @@ class Operator:
             wake_after=self.queue.add_after,
             db=self._db,
             status_budget=settings.status_budget,
+        )
+        self.scheduler = Scheduler(
+            kube=self.schedule_kube,
+            dags=self.dags,
+            runs=self.runs,
+            wake_after=self.dag_queue.add_after,
         )
         self.registry = self._registry()
 
@@ -122,7 +136,9 @@ class Operator:
         @kopf.on.event(GROUP, "dagruns", registry=registry)
         async def run_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
             self.pod_index = kwargs["pods_by_run"]
+            before = self.runs.get((body["metadata"]["namespace"], body["metadata"]["name"]))
             key = self.runs.update(type, body)
+            self._run_changed(key, before, None if type == "DELETED" else dict(body))
             if type == "DELETED":
                 self.queue.forget(key)
                 self.reconciler.forget(key)
@@ -138,14 +154,40 @@ class Operator:
             if type == "DELETED":
                 await self._db(self.store.mark_dag_deleted, key[0], key[1])
                 return
+            generation = body["metadata"].get("generation")
+            if self.dag_generations.get(key) == generation:
+                return  # only the status changed (our own writes): nothing to do
+            self.dag_generations[key] = generation
             await self._reconcile_dag(key, dict(body))
+            self.dag_queue.add(key)
             # Runs waiting for this DAG (missing or invalid until now) may start.
-            for run_key_, run in self.runs.in_namespace(key[0]):
-                waiting = not (run.get("status") or {}).get("dagVersion")
-                if waiting and (run.get("spec") or {}).get("dagRef", {}).get("name") == key[1]:
+            for run_key_, run in self.runs.in_group(key):
+                if not (run.get("status") or {}).get("dagVersion"):
                     self.queue.add(run_key_)
 
         return registry
+
+    def _run_changed(
+        self, key: Key, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
+        """A run appeared, ended or went: its DAG's schedule (lastRun, held-back catchup) and
+        its runs waiting for a slot among maxActiveRuns may move."""
+        old, new = (b and (b.get("status") or {}).get("state") for b in (before, after))
+        body = after or before
+        dag = dag_of_run(body) if body is not None else None
+        if dag is None:
+            return
+        appeared_or_went = before is None or after is None
+        ended = new in TERMINAL_STATES and old not in TERMINAL_STATES
+        if not (appeared_or_went or ended):
+            return
+        self.dag_queue.add(dag)
+        if appeared_or_went and after is not None:
+            return
+        for other_key, other in self.runs.in_group(dag):
+            status = other.get("status") or {}
+            if status.get("state", "Queued") == "Queued" and not status.get("startTime"):
+                self.queue.add(other_key)
 
     async def _reconcile_dag(self, key: Key, body: dict[str, Any]) -> None:
         now = datetime.now(UTC)
@@ -192,6 +234,9 @@ class Operator:
         queue_task = asyncio.create_task(
             self.queue.run(self.reconciler.reconcile, s.workers), name="workqueue"
         )
+        schedule_task = asyncio.create_task(
+            self.dag_queue.run(self.scheduler.reconcile, 8), name="schedule"
+        )
         ready_wait = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({kopf_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
         if ready_wait in done:
@@ -204,10 +249,13 @@ class Operator:
         try:
             await kopf_task
         finally:
-            queue_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await queue_task
+            for task in (queue_task, schedule_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self.db_pool.shutdown(wait=True)
+            self.kube.close()
+            self.schedule_kube.close()
 
 
 def connection_info(cfg: Any) -> kopf.ConnectionInfo:

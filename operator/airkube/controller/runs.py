@@ -9,6 +9,7 @@ patch the status once, write the changed task tries to the database, post events
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,11 +25,14 @@ from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.actions import Event
 from airkube.core.conditions import set_condition
 from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.params import ParamsError
 from airkube.core.patch import merge_patch
 from airkube.core.plan import Plan, PlannerOptions, plan
 from airkube.core.run import Run
 from airkube.core.spec_hash import spec_hash
 from airkube.core.status import run_status
+from airkube.core.templates import run_renderer
+from airkube.core.timetables import QueuedRun, runs_allowed_to_start
 from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 from airkube.store.errors import StoreError
@@ -36,12 +40,14 @@ from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
 from .informer import Informer, Key
+from .podmap import parse_time
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 TERMINAL = (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+DEFAULT_MAX_ACTIVE_RUNS = 16
 PLURAL = "dagruns"
 
 
@@ -87,6 +93,7 @@ class RunReconciler:
         self.clock = clock
         self.options = options or PlannerOptions()
         self.memory: dict[Key, RunMemory] = {}
+        self.start_locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[tuple[str, str, str], DAGSpec] = {}
 
     # Observations that come from watch events -------------------------------------------
@@ -128,11 +135,55 @@ class RunReconciler:
         if mem is None:
             mem = await self._recall(key, resource)
             self.memory[key] = mem
-        status = mem.status
-        if status.state in TERMINAL:
+        if mem.status.state in TERMINAL:
             await self._after_finish(key, resource, mem)
             return
+        if mem.status.start_time is None:
+            # Starting a run is decided under its DAG's lock, so that two workers never
+            # start more than maxActiveRuns runs between them.
+            lock = self.start_locks.setdefault((key[0], resource.spec.dag_ref.name), asyncio.Lock())
+            async with lock:
+                if await self._may_start(key, resource, mem, now):
+                    await self._pass(key, resource, mem, now)
+            return
+        await self._pass(key, resource, mem, now)
 
+    async def _may_start(self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime) -> bool:
+        """Whether a run that has not started may: fewer than the DAG's maxActiveRuns runs
+        are Running and no older run is waiting (core decides)."""
+        dag_name = resource.spec.dag_ref.name
+        dag_body = self.dags.get((key[0], dag_name)) or {}
+        max_active = int(
+            (dag_body.get("spec") or {}).get("maxActiveRuns") or DEFAULT_MAX_ACTIVE_RUNS
+        )
+        running = 0
+        queued: list[QueuedRun] = []
+        for other_key, body in self.runs.in_group((key[0], dag_name)):
+            other = self.memory.get(other_key)
+            raw = body.get("status") or {}
+            state = other.status.state.value if other else raw.get("state", "Queued")
+            started = (other.status.start_time if other else raw.get("startTime")) is not None
+            if state == RunState.RUNNING.value or (state == RunState.QUEUED.value and started):
+                running += 1
+            elif state == RunState.QUEUED.value:
+                spec = body.get("spec") or {}
+                logical = spec.get("logicalDate") or body["metadata"].get("creationTimestamp")
+                queued.append(QueuedRun(other_key[1], parse_time(logical)))
+        if key[1] in runs_allowed_to_start(max_active, running, queued):
+            return True
+        await self._wait(
+            key,
+            resource,
+            mem,
+            "MaxActiveRuns",
+            f"{running} runs of DAG {dag_name} are running (maxActiveRuns {max_active}); "
+            "this one starts when one ends",
+            now,
+        )
+        return False
+
+    async def _pass(self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime) -> None:
+        status = mem.status
         spec = await self._pinned_spec(key, resource, mem, now)
         if spec is None:
             return
@@ -141,12 +192,20 @@ class RunReconciler:
         run = Run(
             namespace=key[0],
             name=key[1],
-            uid=uid,
+            uid=mem.uid,
             spec=resource.spec,
             state=status.state,
             start_time=status.start_time,
         )
-        result = plan(spec, run, status.tasks or {}, observed, now, options=self.options)
+        created = resource.metadata.creation_timestamp or now
+        try:
+            renderer = run_renderer(spec, run, created=created)
+        except ParamsError as e:
+            await self._fail_run(key, resource, mem, "InvalidParams", str(e), now)
+            return
+        result = plan(
+            spec, run, status.tasks or {}, observed, now, renderer=renderer, options=self.options
+        )
         await self._apply(key, resource, mem, result, version, now)
 
     # Observe --------------------------------------------------------------------------
@@ -387,6 +446,7 @@ class RunReconciler:
         await self.kube.post_event(
             _ref(resource), type_="Warning", reason=reason, note=message, now=now
         )
+        await self._after_finish(key, resource, mem)
 
     async def _refuse(
         self, key: Key, body: Mapping[str, Any], reason: str, message: str, now: datetime
@@ -428,9 +488,7 @@ class RunReconciler:
             RunState.SUCCEEDED: [],
             RunState.FAILED: [],
         }
-        for (_, name), body in self.runs.in_namespace(namespace):
-            if (body.get("spec") or {}).get("dagRef", {}).get("name") != dag_name:
-                continue
+        for (_, name), body in self.runs.in_group((namespace, dag_name)):
             status = body.get("status") or {}
             state = status.get("state")
             group = (

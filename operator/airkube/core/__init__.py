@@ -21,4 +21,10 @@ Modules:
 - ``status``: task counts, progress and the bounded run status.
 - ``patch``: JSON merge patches between two versions of a status.
 - ``spec_hash``: the version of a DAG spec that a run pins.
+- ``timetables``: cron schedules in a timezone (DST as Airflow), the interval, trigger and
+  @once timetables, and ``next_runs``: which scheduled runs to create now.
+- ``run_names``: deterministic DAGRun names (``<dag>-scheduled-<logical date>``).
+- ``backfill``: the runs a backfill of a date range creates.
+- ``params``: param declarations, a run's param values, their checks and conversions.
+- ``templates``: Jinja2 (sandboxed, StrictUndefined) rendering of command, args and env.
 """

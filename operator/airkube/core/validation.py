@@ -1,5 +1,6 @@
 """Every problem of a DAG spec, each one message naming the task: what the DAG's Ready
-condition and events report, and what ``airkube render`` prints.
+condition and events report, and what ``airkube render`` prints. Templates that can never
+render (syntax errors, unknown variables) and invalid param declarations are problems too.
 
 :func:`check_dag` validates a raw spec (the model's field checks, then the graph);
 :func:`validate_dag` checks an already-parsed spec.
@@ -18,6 +19,8 @@ from airkube.api.dag import DAGSpec, Task
 from airkube.api.errors import describe_validation_error
 from airkube.api.names import task_name_problem
 from airkube.core.graph import find_cycles
+from airkube.core.params import param_problems
+from airkube.core.templates import template_problems
 
 RESERVED_ENV_PREFIX = "AIRKUBE_"
 
@@ -33,6 +36,8 @@ class ProblemReason(StrEnum):
     CYCLE = "Cycle"
     MISSING_IMAGE = "MissingImage"
     RESERVED_ENV = "ReservedEnv"
+    BAD_TEMPLATE = "BadTemplate"
+    INVALID_PARAM = "InvalidParam"
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ def check_dag(data: Mapping[str, Any] | DAGSpec) -> tuple[DAGSpec | None, list[P
 
 
 def validate_dag(spec: DAGSpec) -> list[Problem]:
-    """The problems of a parsed DAG spec (names, duplicates, dependencies, cycles, images).
+    """The problems of a parsed DAG spec (names, duplicates, dependencies, images,
+    templates, params, cycles).
 
-    Ordered by the tasks' order in the spec; cycles last.
+    Ordered by the tasks' order in the spec; then templates, params, and cycles last.
     """
     problems: list[Problem] = []
     positions: dict[str, list[int]] = {}
@@ -92,6 +98,18 @@ def validate_dag(spec: DAGSpec) -> list[Problem]:
     reported_names: set[str] = set()
     for task in spec.tasks:
         problems.extend(_task_problems(task, names, default_image, reported_names))
+
+    for template in template_problems(spec):
+        owner = f'task "{template.task}"' if template.task else "defaults"
+        problems.append(
+            Problem(
+                ProblemReason.BAD_TEMPLATE,
+                f"{owner}: {template.field}: {template.message}",
+                template.task,
+            )
+        )
+    for _name, message in param_problems(spec):
+        problems.append(Problem(ProblemReason.INVALID_PARAM, message))
 
     upstream = {task.name: list(task.depends_on or ()) for task in spec.tasks}
     for cycle in find_cycles(upstream):

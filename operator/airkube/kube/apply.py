@@ -11,8 +11,10 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from kubernetes import client
@@ -37,16 +39,21 @@ class PodResult:
 class Kube:
     """The Kubernetes calls the operator makes, run in a thread pool with bounded concurrency."""
 
-    def __init__(self, api: client.ApiClient, *, concurrency: int = 32) -> None:
+    def __init__(self, api: client.ApiClient, *, concurrency: int = 32, name: str = "kube") -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.events = client.EventsV1Api(api)
-        self._limit = asyncio.Semaphore(concurrency)
+        # A pool of our own: asyncio's default one has min(32, CPUs + 4) threads, which
+        # on a small node serialises a pass that creates many pods.
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"airkube-{name}")
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        async with self._limit:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def create_pods(
         self, namespace: str, manifests: Iterable[Mapping[str, Any]]
@@ -102,6 +109,23 @@ class Kube:
             {"status": dict(status)},
         )
         return None if result is None else dict(result)
+
+    async def create_resource(self, plural: str, namespace: str, body: Mapping[str, Any]) -> bool:
+        """Create an airkube resource; False when one of that name exists already."""
+        try:
+            await self._call(
+                self.custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                dict(body),
+            )
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
 
     async def delete_resource(self, plural: str, namespace: str, name: str) -> None:
         """Delete an airkube resource (its pods go with it, through their ownerReferences)."""

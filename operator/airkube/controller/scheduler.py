@@ -1,0 +1,143 @@
+"""The schedule loop: for each DAG, create the DAGRuns whose time has come (core decides
+which), and keep the DAG's status (nextRunTime, lastRun, lastScheduledRun) current.
+
+Each DAG is a key of its own work queue, woken by its watch events, by a timer at its
+nextRunTime, and whenever one of its runs changes state (a held-back catchup resumes when
+a run ends). Run names are deterministic, so a restarted operator — or a second replica —
+that creates a run again gets AlreadyExists, which is success.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from airkube.api import DAGStatus, LastRun, RunState
+from airkube.api.dag import LastScheduledRun
+from airkube.core.patch import merge_patch
+from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
+from airkube.core.validation import check_dag
+from airkube.kube.apply import Kube
+
+from .informer import Informer, Key
+from .podmap import parse_time
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (RunState.QUEUED.value, RunState.RUNNING.value)
+
+
+def runs_of(runs: Informer, namespace: str, dag: str) -> list[dict[str, Any]]:
+    return [body for _, body in runs.in_group((namespace, dag))]
+
+
+def run_state(body: Mapping[str, Any]) -> str:
+    return str((body.get("status") or {}).get("state") or RunState.QUEUED.value)
+
+
+def last_run(runs: list[dict[str, Any]]) -> LastRun | None:
+    """The DAG's most recent run by logical date (else creation time)."""
+
+    def when(body: Mapping[str, Any]) -> datetime:
+        spec = body.get("spec") or {}
+        value = spec.get("logicalDate") or body["metadata"].get("creationTimestamp")
+        return parse_time(value) or datetime.min.replace(tzinfo=UTC)
+
+    if not runs:
+        return None
+    newest = max(runs, key=lambda b: (when(b), b["metadata"]["name"]))
+    status = newest.get("status") or {}
+    return LastRun(
+        name=newest["metadata"]["name"],
+        state=RunState(run_state(newest)),
+        logical_date=when(newest),
+        start_time=parse_time(status.get("startTime")),
+        end_time=parse_time(status.get("endTime")),
+    )
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        dags: Informer,
+        runs: Informer,
+        wake_after: Callable[[Key, float], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.kube = kube
+        self.dags = dags
+        self.runs = runs
+        self.wake_after = wake_after
+        self.clock = clock
+
+    async def reconcile(self, key: Key) -> None:
+        body = self.dags.get(key)
+        if body is None:
+            return
+        spec, problems = check_dag(body.get("spec") or {})
+        if spec is None or problems:
+            return  # the DAG reconciler reports why; a fixed spec wakes this key again
+        namespace, dag = key
+        status_raw = body.get("status") or {}
+        status = DAGStatus.from_dict(status_raw)
+        now = self.clock()
+        mine = runs_of(self.runs, namespace, dag)
+        active = sum(1 for r in mine if run_state(r) in ACTIVE)
+        last = status.last_scheduled_run
+        decision = next_runs(
+            dag,
+            spec,
+            last=DataInterval(last.data_interval_start, last.data_interval_end) if last else None,
+            now=now,
+            active_runs=active,
+            created=parse_time(body["metadata"].get("creationTimestamp")),
+        )
+        for run in decision.runs:
+            await self._create(namespace, dag, run)
+        newest = decision.last
+        # lastRun follows the runs' own watch events, which wake this key again.
+        update: dict[str, Any] = {
+            "next_run_time": decision.next_run_time,
+            "last_run": last_run(mine) or status.last_run,
+        }
+        if newest is not None:
+            update["last_scheduled_run"] = LastScheduledRun(
+                name=newest.name,
+                logical_date=newest.logical_date,
+                data_interval_start=newest.data_interval_start,
+                data_interval_end=newest.data_interval_end,
+            )
+        new_raw = {**status_raw, **status.model_copy(update=update).to_dict()}
+        if decision.next_run_time is None:
+            new_raw.pop("nextRunTime", None)
+        patch = merge_patch(status_raw, new_raw)
+        if patch:
+            await self.kube.patch_status("dags", namespace, dag, patch)
+        if decision.next_run_time is not None and not decision.held_back:
+            delay = (decision.next_run_time - self.clock()).total_seconds()
+            self.wake_after(key, max(0.0, delay))
+
+    async def _create(self, namespace: str, dag: str, run: ScheduledRun) -> None:
+        body = {
+            "apiVersion": "airkube.io/v1alpha1",
+            "kind": "DAGRun",
+            "metadata": {
+                "name": run.name,
+                "namespace": namespace,
+                "labels": {"airkube.io/dag": dag},
+            },
+            "spec": run.spec(dag).to_dict(),
+        }
+        created = await self.kube.create_resource("dagruns", namespace, body)
+        if created:
+            log.info(
+                "created scheduled run %s/%s (data interval %s to %s)",
+                namespace,
+                run.name,
+                run.data_interval_start.isoformat(),
+                run.data_interval_end.isoformat(),
+            )
