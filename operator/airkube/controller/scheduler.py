@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from airkube.api import DAGStatus, LastRun, RunState
+from airkube.api import DAGSpec, DAGStatus, LastRun, RunState
 from airkube.api.dag import LastScheduledRun
 from airkube.core.patch import merge_patch
 from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
@@ -73,13 +73,14 @@ class Scheduler:
         self.runs = runs
         self.wake_after = wake_after
         self.clock = clock
+        self._specs: dict[Key, tuple[int | None, DAGSpec | None]] = {}
 
     async def reconcile(self, key: Key) -> None:
         body = self.dags.get(key)
         if body is None:
             return
-        spec, problems = check_dag(body.get("spec") or {})
-        if spec is None or problems:
+        spec = self._spec(key, body)
+        if spec is None:
             return  # the DAG reconciler reports why; a fixed spec wakes this key again
         namespace, dag = key
         status_raw = body.get("status") or {}
@@ -120,6 +121,17 @@ class Scheduler:
         if decision.next_run_time is not None and not decision.held_back:
             delay = (decision.next_run_time - self.clock()).total_seconds()
             self.wake_after(key, max(0.0, delay))
+
+    def _spec(self, key: Key, body: Mapping[str, Any]) -> DAGSpec | None:
+        """The DAG's parsed spec, parsed once per generation (the loop runs every tick)."""
+        generation = body["metadata"].get("generation")
+        cached = self._specs.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        spec, problems = check_dag(body.get("spec") or {})
+        valid = spec if spec is not None and not problems else None
+        self._specs[key] = (generation, valid)
+        return valid
 
     async def _create(self, namespace: str, dag: str, run: ScheduledRun) -> None:
         body = {
