@@ -362,11 +362,9 @@ class RunReconciler:
     ) -> None:
         new_raw = status.to_dict()
         patch = merge_patch(mem.written, new_raw)
-        if patch:
-            answer = await self.kube.patch_status(PLURAL, key[0], key[1], patch)
-            if answer is None:  # the run was deleted meanwhile
-                self.forget(key)
-                return
+        if patch and not await self.kube.patch_status(PLURAL, key[0], key[1], patch):
+            self.forget(key)  # the run was deleted meanwhile
+            return
         mem.written = new_raw
         mem.status = status.model_copy(update={"tasks": dict(tasks)})
 

@@ -171,7 +171,22 @@ class Cron:
 
     def next(self, current: datetime) -> datetime:
         """The first cron time strictly after ``current``."""
-        current = as_utc(current, "the time")
+        return _cached_next(self, as_utc(current, "the time"))
+
+    def prev(self, current: datetime) -> datetime:
+        """The last cron time strictly before ``current``."""
+        return _cached_prev(self, as_utc(current, "the time"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cron) and (self.expression, self.timezone) == (
+            other.expression,
+            other.timezone,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.expression, self.timezone))
+
+    def _next(self, current: datetime) -> datetime:
         wall, repeated = self._local(current)
         best: datetime | None = None
         # Inside a repeated hour, the other occurrence's wall times may still be ahead.
@@ -183,9 +198,7 @@ class Cron:
                 return best
         raise AssertionError("unreachable")
 
-    def prev(self, current: datetime) -> datetime:
-        """The last cron time strictly before ``current``."""
-        current = as_utc(current, "the time")
+    def _prev(self, current: datetime) -> datetime:
         wall, repeated = self._local(current)
         best: datetime | None = None
         for candidate in self._walls(wall + repeated, forward=False):
@@ -205,6 +218,19 @@ class Cron:
         """``current`` if it is a cron time, else the previous one."""
         previous = self.prev(current)
         return current.astimezone(UTC) if self.next(previous) == current else previous
+
+
+# Many DAGs share a schedule (@daily, "*/5 * * * *") and the schedule loop asks the same
+# questions of each at every tick: a cron time depends only on (expression, timezone,
+# instant), so the answers are cached.
+@lru_cache(maxsize=8192)
+def _cached_next(cron: Cron, current: datetime) -> datetime:
+    return cron._next(current)
+
+
+@lru_cache(maxsize=8192)
+def _cached_prev(cron: Cron, current: datetime) -> datetime:
+    return cron._prev(current)
 
 
 class Schedule(ABC):

@@ -52,6 +52,16 @@ class Kube:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, partial(fn, *args, **kwargs))
 
+    async def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+        """A write whose answer is not needed as an object: the client's deserialisation of
+        the response (a whole Pod, say) is skipped, which costs more CPU than the call."""
+
+        def raw() -> bytes:
+            response = fn(*args, _preload_content=False, **kwargs)
+            return bytes(response.data)
+
+        return await self._call(raw)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -64,7 +74,7 @@ class Kube:
     async def _create_pod(self, namespace: str, manifest: Mapping[str, Any]) -> PodResult:
         name = manifest["metadata"]["name"]
         try:
-            await self._call(self.core.create_namespaced_pod, namespace, manifest)
+            await self._write(self.core.create_namespaced_pod, namespace, manifest)
         except ApiException as e:
             if e.status == 409:
                 return PodResult(name, created=False)
@@ -77,9 +87,9 @@ class Kube:
         await asyncio.gather(*(self._delete_pod(namespace, n) for n in names))
 
     async def _unless_gone(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn``; None when the API server answers 404 (the object is gone)."""
+        """Write with ``fn``; None when the API server answers 404 (the object is gone)."""
         try:
-            return await self._call(fn, *args, **kwargs)
+            return await self._write(fn, *args, **kwargs)
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -90,15 +100,10 @@ class Kube:
             self.core.delete_namespaced_pod, name, namespace, body=BACKGROUND_DELETE
         )
 
-    async def read_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The pod as a plain dict, or None when it does not exist."""
-        pod = await self._unless_gone(self.core.read_namespaced_pod, name, namespace)
-        return None if pod is None else dict(self.api.sanitize_for_serialization(pod))
-
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """Merge-patch an airkube resource's status; None when the resource is gone."""
+    ) -> bool:
+        """Merge-patch an airkube resource's status; False when the resource is gone."""
         result = await self._unless_gone(
             self.custom.patch_namespaced_custom_object_status,
             GROUP,
@@ -108,12 +113,12 @@ class Kube:
             name,
             {"status": dict(status)},
         )
-        return None if result is None else dict(result)
+        return result is not None
 
     async def create_resource(self, plural: str, namespace: str, body: Mapping[str, Any]) -> bool:
         """Create an airkube resource; False when one of that name exists already."""
         try:
-            await self._call(
+            await self._write(
                 self.custom.create_namespaced_custom_object,
                 GROUP,
                 VERSION,
@@ -172,7 +177,7 @@ class Kube:
             ),
         )
         try:
-            await self._call(self.events.create_namespaced_event, meta["namespace"], event)
+            await self._write(self.events.create_namespaced_event, meta["namespace"], event)
         except ApiException as e:
             log.warning("could not post event %s on %s: %s", reason, meta["name"], api_message(e))
 
