@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo venv tools lint unit e2e test crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools lint unit e2e test bench crds cluster-up cluster-down cluster-status clean
 
 help:
 	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
@@ -15,6 +15,7 @@ help:
 	@echo "make unit          fast unit tests only"
 	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
 	@echo "make lint          ruff, mypy, import-linter"
+	@echo "make bench         benchmarks (bench/) on the local cluster; not part of the tests"
 	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
 	@echo "make cluster-up    start the local cluster (kubectl context kwok-airkube)"
@@ -47,6 +48,11 @@ e2e: $(STAMP) tools
 
 test: lint $(STAMP) tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) tools
+	hack/cluster.sh up
+	$(BIN)/python bench/task_handoff.py
+	$(BIN)/python bench/schedule_latency.py
 
 crds: $(STAMP)
 	$(BIN)/python -m airkube.api.crdgen crds

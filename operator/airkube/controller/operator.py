@@ -58,6 +58,7 @@ class Operator:
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
+        self.dag_status_queue: WorkQueue[Key] = WorkQueue()
         self.dags = Informer()
         self.runs = Informer(group_of=dag_of_run)
         self.dag_generations: dict[Key, int | None] = {}
@@ -77,6 +78,7 @@ class Operator:
             dags=self.dags,
             runs=self.runs,
             wake_after=self.dag_queue.add_after,
+            wake_status=self.dag_status_queue.add,
         )
         self.registry = self._registry()
 
@@ -237,6 +239,9 @@ class Operator:
         schedule_task = asyncio.create_task(
             self.dag_queue.run(self.scheduler.reconcile, 8), name="schedule"
         )
+        dag_status_task = asyncio.create_task(
+            self.dag_status_queue.run(self.scheduler.write_status, 4), name="dag-status"
+        )
         ready_wait = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({kopf_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
         if ready_wait in done:
@@ -249,7 +254,7 @@ class Operator:
         try:
             await kopf_task
         finally:
-            for task in (queue_task, schedule_task):
+            for task in (queue_task, schedule_task, dag_status_task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -66,6 +66,7 @@ class Scheduler:
         dags: Informer,
         runs: Informer,
         wake_after: Callable[[Key, float], None],
+        wake_status: Callable[[Key], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kube = kube
@@ -73,6 +74,9 @@ class Scheduler:
         self.runs = runs
         self.wake_after = wake_after
         self.clock = clock
+        self.wake_status = wake_status
+        self.pending: dict[Key, dict[str, Any]] = {}
+        self.scheduled: dict[Key, LastScheduledRun] = {}
         self._specs: dict[Key, tuple[int | None, DAGSpec | None]] = {}
 
     async def reconcile(self, key: Key) -> None:
@@ -88,7 +92,7 @@ class Scheduler:
         now = self.clock()
         mine = runs_of(self.runs, namespace, dag)
         active = sum(1 for r in mine if run_state(r) in ACTIVE)
-        last = status.last_scheduled_run
+        last = self._newest(key, status.last_scheduled_run)
         decision = next_runs(
             dag,
             spec,
@@ -104,9 +108,10 @@ class Scheduler:
         update: dict[str, Any] = {
             "next_run_time": decision.next_run_time,
             "last_run": last_run(mine) or status.last_run,
+            "last_scheduled_run": last,
         }
         if newest is not None:
-            update["last_scheduled_run"] = LastScheduledRun(
+            update["last_scheduled_run"] = self.scheduled[key] = LastScheduledRun(
                 name=newest.name,
                 logical_date=newest.logical_date,
                 data_interval_start=newest.data_interval_start,
@@ -117,10 +122,27 @@ class Scheduler:
             new_raw.pop("nextRunTime", None)
         patch = merge_patch(status_raw, new_raw)
         if patch:
-            await self.kube.patch_status("dags", namespace, dag, patch)
+            # The status write waits for its own queue: at a tick, every due DAG's run is
+            # created before any DAG's status is written.
+            self.pending[key] = patch
+            self.wake_status(key)
         if decision.next_run_time is not None and not decision.held_back:
             delay = (decision.next_run_time - self.clock()).total_seconds()
             self.wake_after(key, max(0.0, delay))
+
+    async def write_status(self, key: Key) -> None:
+        """Write the latest status patch computed for a DAG (worker of the status queue)."""
+        patch = self.pending.pop(key, None)
+        if patch is not None:
+            await self.kube.patch_status("dags", key[0], key[1], patch)
+
+    def _newest(self, key: Key, written: LastScheduledRun | None) -> LastScheduledRun | None:
+        """The newest scheduled run: as the status says, or as this process created it
+        since (its status write may still be queued)."""
+        mine = self.scheduled.get(key)
+        if mine is None or (written is not None and written.logical_date >= mine.logical_date):
+            return written
+        return mine
 
     def _spec(self, key: Key, body: Mapping[str, Any]) -> DAGSpec | None:
         """The DAG's parsed spec, parsed once per generation (the loop runs every tick)."""
