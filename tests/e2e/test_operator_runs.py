@@ -24,7 +24,7 @@ from .resources import (
     wait_dag,
     when,
 )
-from .waiting import watch_pod, watch_run
+from .waiting import GROUP, VERSION, watch_pod, watch_run, watch_until
 
 
 def finished(run: dict[str, Any]) -> bool:
@@ -348,3 +348,60 @@ def test_pods_are_cleaned_up_after_success_and_kept_after_failure(
         "airkube.io", "v1alpha1", namespace, "dagruns", "broken-1"
     )
     watch_pod(core, namespace, ko_pod, lambda t, p: t == "DELETED" or p is None, timeout=30)
+
+
+def test_a_run_recreated_under_the_same_name_never_adopts_the_old_runs_pods(
+    operator: OperatorProcess, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "again",
+        defaults={"podTemplate": sim(duration="100ms", exit_code="1")},
+        tasks=[task("only")],
+    )
+    create_run(custom, namespace, "again-1", "again")
+    old = watch_run(custom, namespace, "again-1", finished, timeout=60)
+    assert state(old) == "Failed"  # its pod stays (podGC OnRunSuccess)
+
+    custom.patch_namespaced_custom_object(
+        "airkube.io",
+        "v1alpha1",
+        namespace,
+        "dags",
+        "again",
+        {"spec": {"defaults": {"podTemplate": sim(duration="100ms", exit_code="0")}}},
+    )
+    custom.delete_namespaced_custom_object(
+        "airkube.io", "v1alpha1", namespace, "dagruns", "again-1"
+    )
+    watch_until(
+        custom.list_namespaced_custom_object,
+        (GROUP, VERSION, namespace, "dagruns"),
+        "again-1",
+        lambda t, obj: t == "DELETED" or obj is None,
+        30,
+        "old run deleted",
+    )
+    create_run(custom, namespace, "again-1", "again")
+    new = watch_run(custom, namespace, "again-1", finished, timeout=60)
+
+    assert state(new) == "Succeeded", new["status"]
+    assert tasks(new)["only"]["tryNumber"] == 1
+    assert tasks(new)["only"]["podName"] != tasks(old)["only"]["podName"]
+
+
+def test_a_dag_deleted_and_created_again_is_validated_again(
+    operator: OperatorProcess, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    def ready(d: dict[str, Any]) -> bool:
+        conditions = (d.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    apply_dag(custom, namespace, "phoenix", tasks=[task("a")])
+    first = wait_dag(custom, namespace, "phoenix", ready)
+    custom.delete_namespaced_custom_object("airkube.io", "v1alpha1", namespace, "dags", "phoenix")
+    apply_dag(custom, namespace, "phoenix", tasks=[task("a"), task("b", "a")])
+    second = wait_dag(custom, namespace, "phoenix", ready)
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    assert second["status"]["dagVersion"] != first["status"]["dagVersion"]

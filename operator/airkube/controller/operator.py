@@ -28,7 +28,7 @@ from airkube.store.repository import Store
 
 from .dags import dag_status_update, validate
 from .informer import Informer, Key, dag_of_run
-from .podmap import observe_pod, run_key
+from .podmap import observe_pod, owner_uid, run_key
 from .runs import RunReconciler
 from .scheduler import Scheduler
 from .settings import OperatorSettings
@@ -38,6 +38,8 @@ log = logging.getLogger("airkube")
 
 GROUP = "airkube.io"
 READY_LINE = "airkube operator ready"
+PodKey = tuple[str, str, str]
+"""(namespace, run name, run uid) of a pod"""
 TERMINAL_STATES = ("Succeeded", "Failed", "Cancelled")
 
 
@@ -61,8 +63,8 @@ class Operator:
         self.dag_status_queue: WorkQueue[Key] = WorkQueue()
         self.dags = Informer()
         self.runs = Informer(group_of=dag_of_run)
-        self.dag_generations: dict[Key, int | None] = {}
-        self.pod_index: kopf.Index[Key, ObservedPod] | None = None
+        self.dag_generations: dict[Key, tuple[str | None, int | None]] = {}
+        self.pod_index: kopf.Index[PodKey, ObservedPod] | None = None
         self.reconciler = RunReconciler(
             kube=self.kube,
             store=store,
@@ -85,10 +87,10 @@ class Operator:
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db_pool, partial(fn, *args))
 
-    def _pods_of(self, key: Key) -> Iterable[ObservedPod]:
+    def _pods_of(self, key: Key, uid: str) -> Iterable[ObservedPod]:
         if self.pod_index is None:
             return ()
-        return list(self.pod_index.get(key, ()))
+        return list(self.pod_index.get((*key, uid), ()))
 
     # kopf handlers ----------------------------------------------------------------------
 
@@ -116,10 +118,10 @@ class Operator:
             return connection_info(self.config)
 
         @kopf.index("pods", id="pods_by_run", labels=pod_labels, registry=registry)
-        def pods_by_run(body: kopf.Body, **_: Any) -> dict[Key, ObservedPod] | None:
+        def pods_by_run(body: kopf.Body, **_: Any) -> dict[PodKey, ObservedPod] | None:
             key = run_key(body)
             pod = observe_pod(body)
-            return {key: pod} if key and pod else None
+            return {(*key, owner_uid(body) or ""): pod} if key and pod else None
 
         # Handlers are coroutines: kopf runs plain functions in threads, and the work
         # queue belongs to the event loop.
@@ -132,7 +134,7 @@ class Operator:
             if type == "DELETED":
                 pod = observe_pod(body)
                 if pod is not None:
-                    self.reconciler.pod_gone(key, pod)
+                    self.reconciler.pod_gone(key, owner_uid(body), pod)
             self.queue.add(key)
 
         @kopf.on.event(GROUP, "dagruns", registry=registry)
@@ -154,18 +156,24 @@ class Operator:
             self.pod_index = kwargs["pods_by_run"]
             key = self.dags.update(type, body)
             if type == "DELETED":
+                # A DAG created again under this name starts afresh (generation 1 again).
+                self.dag_generations.pop(key, None)
+                self.scheduler.forget(key)
                 await self._db(self.store.mark_dag_deleted, key[0], key[1])
                 return
             generation = body["metadata"].get("generation")
-            if self.dag_generations.get(key) == generation:
+            seen = (body["metadata"].get("uid"), generation)
+            if self.dag_generations.get(key) == seen:
                 return  # only the status changed (our own writes): nothing to do
-            self.dag_generations[key] = generation
-            await self._reconcile_dag(key, dict(body))
-            self.dag_queue.add(key)
-            # Runs waiting for this DAG (missing or invalid until now) may start.
-            for run_key_, run in self.runs.in_group(key):
-                if not (run.get("status") or {}).get("dagVersion"):
-                    self.queue.add(run_key_)
+            try:
+                await self._reconcile_dag(key, dict(body))
+                self.dag_generations[key] = seen  # only once handled: a failure is retried
+            finally:
+                self.dag_queue.add(key)
+                # Runs waiting for this DAG (missing or invalid until now) may start.
+                for run_key_, run in self.runs.in_group(key):
+                    if not (run.get("status") or {}).get("dagVersion"):
+                        self.queue.add(run_key_)
 
         return registry
 

@@ -20,6 +20,15 @@ def run_key(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     return (namespace, run) if run and namespace else None
 
 
+def owner_uid(pod: Mapping[str, Any]) -> str | None:
+    """The uid of the DAGRun that owns the pod: a run re-created under the same name has
+    another uid, and must not take over its predecessor's pods."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "DAGRun":
+            return str(ref.get("uid"))
+    return None
+
+
 def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value

@@ -30,7 +30,7 @@ from airkube.core.patch import merge_patch
 from airkube.core.plan import Plan, PlannerOptions, plan
 from airkube.core.run import Run
 from airkube.core.spec_hash import spec_hash
-from airkube.core.status import run_status
+from airkube.core.status import compact_status, run_status
 from airkube.core.templates import run_renderer
 from airkube.core.timetables import QueuedRun, runs_allowed_to_start
 from airkube.core.validation import check_dag
@@ -75,7 +75,7 @@ class RunReconciler:
         store: Store,
         runs: Informer,
         dags: Informer,
-        pods_of: Callable[[Key], Iterable[ObservedPod]],
+        pods_of: Callable[[Key, str], Iterable[ObservedPod]],
         wake_after: Callable[[Key, float], None],
         db: Callable[..., Any],
         status_budget: int,
@@ -98,9 +98,9 @@ class RunReconciler:
 
     # Observations that come from watch events -------------------------------------------
 
-    def pod_gone(self, key: Key, pod: ObservedPod) -> None:
+    def pod_gone(self, key: Key, owner: str | None, pod: ObservedPod) -> None:
         mem = self.memory.get(key)
-        if mem is not None and not pod.phase.terminal:
+        if mem is not None and mem.uid == owner and not pod.phase.terminal:
             mem.gone[pod.name] = ObservedPod(
                 name=pod.name,
                 task=pod.task,
@@ -236,7 +236,7 @@ class RunReconciler:
         return RunMemory(uid=resource.metadata.uid, status=status, written=dict(written))
 
     def _observe(self, key: Key, mem: RunMemory) -> list[ObservedPod]:
-        pods = {p.name: p for p in self.pods_of(key)}
+        pods = {p.name: p for p in self.pods_of(key, mem.uid)}
         for name, gone in list(mem.gone.items()):
             if name in pods:
                 continue
@@ -349,7 +349,7 @@ class RunReconciler:
         if result.run_state not in TERMINAL:
             spec = self.specs.get((namespace, resource.spec.dag_ref.name, version or ""))
             if spec is not None:
-                await self._gc_pods(key, spec, result.run_state)
+                await self._gc_pods(key, mem, spec)
         if rejected:
             self.wake_after(key, 0)
         elif result.next_wakeup is not None:
@@ -432,7 +432,7 @@ class RunReconciler:
                 "observed_generation": resource.metadata.generation,
             }
         )
-        await self._write(key, mem, status, status.tasks or {})
+        await self._write(key, mem, self._compacted(status), status.tasks or {})
 
     async def _fail_run(
         self, key: Key, resource: DAGRun, mem: RunMemory, reason: str, message: str, now: datetime
@@ -440,11 +440,16 @@ class RunReconciler:
         status = mem.status.model_copy(
             update={"state": RunState.FAILED, "reason": reason, "message": message, "end_time": now}
         )
-        await self._write(key, mem, status, status.tasks or {})
+        await self._write(key, mem, self._compacted(status), status.tasks or {})
         await self.kube.post_event(
             _ref(resource), type_="Warning", reason=reason, note=message, now=now
         )
         await self._after_finish(key, resource, mem)
+
+    def _compacted(self, status: DAGRunStatus) -> DAGRunStatus:
+        """``status`` with its task map within the budget, as :func:`run_status` writes it."""
+        compact = compact_status(status.tasks or {}, self.status_budget)
+        return status.model_copy(update={"tasks": compact.tasks, "tasks_omitted": compact.omitted})
 
     async def _refuse(
         self, key: Key, body: Mapping[str, Any], reason: str, message: str, now: datetime
@@ -456,10 +461,18 @@ class RunReconciler:
         await self.kube.patch_status(PLURAL, key[0], key[1], merge_patch(old, new))
         await self.kube.post_event(body, type_="Warning", reason=reason, note=message, now=now)
 
-    async def _gc_pods(self, key: Key, spec: DAGSpec, run_state: RunState) -> None:
-        """Delete the pods the DAG's podGC strategy no longer wants (never a running one)."""
+    async def _gc_pods(self, key: Key, mem: RunMemory, spec: DAGSpec) -> None:
+        """Delete the pods the DAG's podGC strategy no longer wants: only pods of tries the
+        written status already records as ended (never one it still counts as running)."""
         strategy = spec.pod_gc.strategy if spec.pod_gc else PodGCStrategy.ON_RUN_SUCCESS
-        pods = list(self.pods_of(key))
+        run_state = mem.status.state
+        tasks = mem.status.tasks or {}
+
+        def recorded_succeeded(p: ObservedPod) -> bool:
+            t = tasks.get(p.task)
+            return t is not None and t.try_number == p.try_number and t.state is TaskState.SUCCEEDED
+
+        pods = list(self.pods_of(key, mem.uid))
         if strategy is PodGCStrategy.NEVER:
             return
         if run_state in TERMINAL and (
@@ -468,7 +481,11 @@ class RunReconciler:
         ):
             doomed = [p.name for p in pods if p.phase.terminal and not p.deleted]
         elif strategy is PodGCStrategy.ON_POD_SUCCESS:
-            doomed = [p.name for p in pods if p.phase is PodPhase.SUCCEEDED and not p.deleted]
+            doomed = [
+                p.name
+                for p in pods
+                if p.phase is PodPhase.SUCCEEDED and not p.deleted and recorded_succeeded(p)
+            ]
         else:
             return
         if doomed:
@@ -513,7 +530,7 @@ class RunReconciler:
         version = mem.status.dag_version
         spec = self.specs.get((key[0], resource.spec.dag_ref.name, version or ""))
         if spec is not None:
-            await self._gc_pods(key, spec, mem.status.state)
+            await self._gc_pods(key, mem, spec)
         await self._enforce_history(key[0], resource.spec.dag_ref.name)
         if not mem.db_synced:
             tries = [_try_record(n, s) for n, s in (mem.status.tasks or {}).items()]

@@ -130,6 +130,11 @@ class Scheduler:
             delay = (decision.next_run_time - self.clock()).total_seconds()
             self.wake_after(key, max(0.0, delay))
 
+    def forget(self, key: Key) -> None:
+        """The DAG was deleted: drop what was kept of it."""
+        for cache in (self._specs, self.scheduled, self.pending):
+            cache.pop(key, None)
+
     async def write_status(self, key: Key) -> None:
         """Write the latest status patch computed for a DAG (worker of the status queue)."""
         patch = self.pending.pop(key, None)
