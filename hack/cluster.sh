@@ -5,8 +5,13 @@
 # hack/build-tools.sh built (nothing is downloaded). Pods are simulated by the
 # Stages in hack/kwok/stages.yaml on one fake node, kwok-node-0.
 #
-# Usage: hack/cluster.sh up|down|status|env
-#   up      build the tools if needed, create (or reuse) the cluster, wait for a Ready node
+# Usage: hack/cluster.sh up [--fresh] [--no-switch]|down|status|env
+#   up      build the tools if needed, create (or reuse) the cluster, wait for a Ready node.
+#           A cluster that exists but is stopped (its processes were killed) is
+#           restarted with its objects; --fresh deletes it and starts an empty one
+#           instead (what the tests do: a restarted cluster replays a backlog of old
+#           pods before it gets to new ones). --no-switch leaves the kubeconfig's
+#           current context alone.
 #   down    delete the cluster and its context from the kubeconfig
 #   status  exit 0 when the cluster answers and its node is Ready
 #   env     print the PATH export that puts the pinned kubectl, helm, kwokctl first
@@ -39,13 +44,37 @@ exists() {
   kwokctl get clusters 2>/dev/null | grep -qx "$NAME"
 }
 
+# Restarts a stopped cluster with its objects. kwok v0.8.0 cannot take over the
+# node Lease its killed predecessor held (it tries to create it, gets
+# AlreadyExists and never retries), and without the Lease it leaves the node's
+# pods alone. So: start, delete the stale Leases while this kwok holds none, and
+# start again; the new kwok-controller then creates its Lease.
+restart() {
+  kwokctl start cluster --name "$NAME" || return 1
+  kctl delete leases --namespace kube-node-lease --all --wait=false || return 1
+  kwokctl stop cluster --name "$NAME" || return 1
+  kwokctl start cluster --name "$NAME"
+}
+
 up() {
+  local fresh=false switch=true
+  for opt in "$@"; do
+    case "$opt" in
+      --fresh) fresh=true ;;
+      --no-switch) switch=false ;;
+      *) die "up: unknown option $opt (options: --fresh --no-switch)" ;;
+    esac
+  done
   "$HACK/build-tools.sh"
   local start=$SECONDS log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
   mkdir -p "$(dirname "$log")"
+  if $fresh && exists && ! healthy; then
+    echo "cluster: $NAME exists but does not answer; deleting it to start afresh"
+    kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || die "deleting the stale $NAME failed (log: $log)"
+  fi
   if exists && ! healthy; then
     echo "cluster: $NAME exists but does not answer; restarting it"
-    kwokctl start cluster --name "$NAME" >>"$log" 2>&1 || {
+    restart >>"$log" 2>&1 || {
       echo "cluster: restart failed; recreating $NAME"
       kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || true
     }
@@ -59,11 +88,11 @@ up() {
       --kwok-controller-binary "$AIRKUBE_BIN/kwok-$KWOK_VERSION" \
       --etcd-binary "$AIRKUBE_BIN/etcd-$ETCD_VERSION" \
       --disable-qps-limits \
-      --config "$HACK/kwok/stages.yaml" \
+      --config "$HACK/kwok/kwokctl.yaml" --config "$HACK/kwok/stages.yaml" \
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
   fi
-  kubectl config use-context "$CONTEXT" >/dev/null
+  if $switch; then kubectl config use-context "$CONTEXT" >/dev/null; fi
   kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
   node_ready 90s || die "node kwok-node-0 did not become Ready in 90s (see: kwokctl --name $NAME logs kwok-controller)"
   echo "cluster: $NAME is up with a Ready node in $((SECONDS - start))s; kubectl context $CONTEXT"
@@ -80,9 +109,9 @@ down() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  up) shift; up "$@" ;;
   down) down ;;
   status) healthy && node_ready 0s && echo "cluster: $NAME is up (context $CONTEXT)" || die "$NAME is not running: hack/cluster.sh up" ;;
   env) echo "export PATH=\"$AIRKUBE_PATH_DIR:\$PATH\"" ;;
-  *) die "usage: hack/cluster.sh up|down|status|env" ;;
+  *) die "usage: hack/cluster.sh up [--fresh] [--no-switch]|down|status|env" ;;
 esac

@@ -1,8 +1,13 @@
 """The cluster the e2e tests run against: the local kwok cluster, or an existing one.
 
 ``AIRKUBE_TEST_KUBECONFIG`` names a kubeconfig of an existing cluster (kind, say) to
-use as it is. Otherwise the local cluster is brought up with ``hack/cluster.sh up``
-(reused when it is already running, and deleted afterwards only if this run started it).
+use as it is. Otherwise a running local cluster is reused: the one ``make cluster-up``
+starts (``AIRKUBE_CLUSTER_NAME``, default ``airkube``), else a kept test cluster. When
+neither runs, the tests start a throwaway cluster of their own, ``airkube-e2e``, always
+empty (``hack/cluster.sh up --fresh``: a stopped cluster restarted with its old objects
+replays their backlog before it gets to the tests' pods), and delete it afterwards
+unless ``AIRKUBE_KEEP_CLUSTER`` is set. The tests never touch a stopped cluster of the
+user's, nor the kubeconfig's current context.
 """
 
 from __future__ import annotations
@@ -59,8 +64,16 @@ class Cluster:
         return config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
 
 
+TEST_CLUSTER_NAME = "airkube-e2e"
+
+
 def local_cluster_name() -> str:
     return os.environ.get("AIRKUBE_CLUSTER_NAME", "airkube")
+
+
+def cluster_sh(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": name}
+    return subprocess.run([HACK / "cluster.sh", *args], capture_output=True, text=True, env=env)
 
 
 def pinned_kubectl() -> str:
@@ -69,18 +82,19 @@ def pinned_kubectl() -> str:
 
 
 def bring_up() -> Cluster:
-    """Connect to the configured cluster, starting the local one when needed."""
+    """Connect to the configured cluster, starting the throwaway test cluster when needed."""
     external = os.environ.get("AIRKUBE_TEST_KUBECONFIG")
     if external:
         return Cluster(external, None, pinned_kubectl(), started_here=False)
-    running = subprocess.run([HACK / "cluster.sh", "status"], capture_output=True).returncode == 0
-    if not running:
-        proc = subprocess.run([HACK / "cluster.sh", "up"], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"hack/cluster.sh up failed:\n{proc.stdout}{proc.stderr}")
-    return Cluster(None, f"kwok-{local_cluster_name()}", pinned_kubectl(), started_here=not running)
+    for name in dict.fromkeys([local_cluster_name(), TEST_CLUSTER_NAME]):
+        if cluster_sh(name, "status").returncode == 0:
+            return Cluster(None, f"kwok-{name}", pinned_kubectl(), started_here=False)
+    proc = cluster_sh(TEST_CLUSTER_NAME, "up", "--fresh", "--no-switch")
+    if proc.returncode != 0:
+        raise RuntimeError(f"hack/cluster.sh up failed:\n{proc.stdout}{proc.stderr}")
+    return Cluster(None, f"kwok-{TEST_CLUSTER_NAME}", pinned_kubectl(), started_here=True)
 
 
 def tear_down(cluster: Cluster) -> None:
     if cluster.started_here and not os.environ.get("AIRKUBE_KEEP_CLUSTER"):
-        subprocess.run([HACK / "cluster.sh", "down"], capture_output=True)
+        cluster_sh(TEST_CLUSTER_NAME, "down")

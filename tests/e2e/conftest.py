@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from kubernetes import client
 
 from .cluster import ROOT, Cluster, bring_up, tear_down
 from .operator_process import OperatorProcess
+from .waiting import wait_for_default_service_account
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,14 +46,7 @@ def namespace(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterato
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
     name = f"e2e-{slug[:48].rstrip('-')}-{secrets.token_hex(3)}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    # Pods are refused until kube-controller-manager has made the default ServiceAccount.
-    deadline = time.monotonic() + 30
-    while not core.list_namespaced_service_account(
-        name, field_selector="metadata.name=default"
-    ).items:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"namespace {name} got no default ServiceAccount in 30s")
-        time.sleep(0.1)
+    wait_for_default_service_account(core, name)
     try:
         yield name
     finally:

@@ -115,3 +115,14 @@ def phases(events: list[tuple[str, client.V1Pod]]) -> list[str]:
         if phase and (not out or out[-1] != phase):
             out.append(phase)
     return out
+
+
+def wait_for_default_service_account(core: client.CoreV1Api, namespace: str) -> None:
+    """Pods are refused until kube-controller-manager has made the namespace's default SA."""
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account(
+        namespace, field_selector="metadata.name=default"
+    ).items:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"namespace {namespace} got no default ServiceAccount in 30s")
+        time.sleep(0.1)
