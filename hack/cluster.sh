@@ -45,15 +45,28 @@ exists() {
 }
 
 # Restarts a stopped cluster with its objects. kwok v0.8.0 cannot take over the
-# node Lease its killed predecessor held (it tries to create it, gets
-# AlreadyExists and never retries), and without the Lease it leaves the node's
-# pods alone. So: start, delete the stale Leases while this kwok holds none, and
-# start again; the new kwok-controller then creates its Lease.
+# node Lease its killed predecessor held until that expires (200 s), and leaves
+# the node's pods Pending meanwhile. So: start everything, stop the new
+# kwok-controller, delete the stale Lease while no kwok runs (a running one
+# would recreate it under its own name), and start kwok-controller again, which
+# then creates a Lease of its own. (kwokctl start starts only what is not running.)
 restart() {
   kwokctl start cluster --name "$NAME" || return 1
-  kctl delete leases --namespace kube-node-lease --all --wait=false || return 1
-  kwokctl stop cluster --name "$NAME" || return 1
-  kwokctl start cluster --name "$NAME"
+  local pidfile="$KWOK_WORKDIR/clusters/$NAME/pids/kwok-controller.pid" pid deadline=$((SECONDS + 30))
+  pid="$(cat "$pidfile")" || return 1
+  kill "$pid" 2>/dev/null || true
+  # Until the process is reaped, kwokctl takes it for running and would not start it.
+  while kill -0 "$pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || { echo "kwok-controller ($pid) did not exit"; return 1; }
+    sleep 0.1
+  done
+  kctl delete leases --namespace kube-node-lease --all || return 1
+  kwokctl start cluster --name "$NAME" || return 1
+  deadline=$((SECONDS + 30))
+  until [[ -n "$(kctl get leases --namespace kube-node-lease -o name 2>/dev/null)" ]]; do
+    ((SECONDS < deadline)) || { echo "kwok-controller took no node Lease in 30s"; return 1; }
+    sleep 0.2
+  done
 }
 
 up() {
