@@ -28,6 +28,36 @@ class DagRef(ApiModel):
     name: str = Field(description="The DAG's name.", min_length=1, max_length=253)
 
 
+class ClearRequest(ApiModel):
+    """A request to run tasks of the run again, as Airflow's "clear" does.
+
+    The cleared tasks go back to None and run again as new tries, with their full retries;
+    a finished run becomes Running again. The operator applies each request once: a new
+    ``id`` asks for a new clear (``kubectl airkube clear`` writes one for you).
+    """
+
+    id: str = Field(
+        description="Any value not used before for this run; the operator applies each id once.",
+        min_length=1,
+        max_length=63,
+    )
+    tasks: list[str] | None = Field(
+        default=None,
+        description="The tasks to clear, by name. Default: every task of the run.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    downstream: bool = Field(
+        default=False, description="Also clear every task downstream of the selected ones."
+    )
+    only_failed: bool = Field(
+        default=False,
+        description=(
+            "Clear only tasks that are Failed or UpstreamFailed (of those selected, downstream "
+            "ones included)."
+        ),
+    )
+
+
 class DAGRunSpec(ApiModel):
     """One run of a DAG: which DAG, for which logical date and data interval, with which params."""
 
@@ -57,6 +87,14 @@ class DAGRunSpec(ApiModel):
         description=(
             "Set to true to cancel the run: its pods are stopped, its unfinished tasks are "
             "Skipped and the run ends Cancelled."
+        ),
+    )
+
+    clear: ClearRequest | None = Field(
+        default=None,
+        description=(
+            "Run tasks again (Airflow's clear): the operator applies a request with a new id "
+            "once, and records it in status.lastClearId."
         ),
     )
 
@@ -96,6 +134,14 @@ class TaskStatus(StatusModel):
     )
     next_retry_time: AwareDatetime | None = Field(
         default=None, description="When UpForRetry: when the next try may start."
+    )
+    max_tries: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The last try number this task may reach, once it was cleared: the try it had "
+            "reached plus retries + 1 (Airflow's max_tries). Unset: retries + 1."
+        ),
     )
     exit_code: int | None = Field(default=None, description="The exit code of the current try.")
     reason: str | None = Field(
@@ -177,6 +223,12 @@ class DAGRunStatus(StatusModel):
         default=None,
         ge=0,
         description="How many tasks are left out of tasks to keep the status small.",
+    )
+    last_clear_id: str | None = Field(
+        default=None, description="The id of the last clear request (spec.clear) applied."
+    )
+    clear_number: int | None = Field(
+        default=None, ge=0, description="How many clear requests have cleared tasks of the run."
     )
     conditions: list[Condition] | None = Field(
         default=None,

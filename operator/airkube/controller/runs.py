@@ -136,8 +136,11 @@ class RunReconciler:
             mem = await self._recall(key, resource)
             self.memory[key] = mem
         if mem.status.state in TERMINAL:
-            await self._after_finish(key, resource, mem)
-            return
+            clear = resource.spec.clear
+            if clear is None or clear.id == mem.status.last_clear_id:
+                await self._after_finish(key, resource, mem)
+                return
+            mem.finished_handled = False  # a clear may reopen it: plan decides
         if mem.status.start_time is None:
             # Starting a run is decided under its DAG's lock, so that two workers never
             # start more than maxActiveRuns runs between them.
@@ -196,6 +199,9 @@ class RunReconciler:
             spec=resource.spec,
             state=status.state,
             start_time=status.start_time,
+            end_time=status.end_time,
+            last_clear_id=status.last_clear_id,
+            clear_number=status.clear_number or 0,
         )
         created = resource.metadata.creation_timestamp or now
         try:
@@ -406,6 +412,7 @@ class RunReconciler:
             data_interval_end=spec.data_interval_end,
             params=dict(spec.params or {}),
             dag_version=status.dag_version,
+            clear_number=status.clear_number or 0,
             start_time=status.start_time,
             end_time=status.end_time,
             message=status.message,

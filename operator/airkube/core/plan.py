@@ -13,6 +13,8 @@ Guarantees:
   a try newer than the status knows is adopted (a lost status write);
 - a try whose pod disappears, is evicted, times out or is stuck terminating fails with a
   reason, and retries apply: a run never hangs waiting for a pod that will not end;
+- a clear request (spec.clear, applied once per id) sends the tasks it selects back to
+  None with their full retries, stopping their running pods, and reopens a finished run;
 - once every task has finished, the run ends: Failed when a leaf task is Failed or
   UpstreamFailed, else Succeeded (Airflow's rule); cancelling ends it Cancelled, its
   dagrunTimeout ends it Failed, and in both cases unfinished tasks are Skipped (Airflow's
@@ -36,6 +38,7 @@ from airkube.core.actions import (
     EventType,
     FinishRun,
 )
+from airkube.core.clear import ClearError, clear_selection, cleared
 from airkube.core.graph import Graph, graph_of
 from airkube.core.observed import ObservedPod, PodPhase
 from airkube.core.pods import build_pod
@@ -61,6 +64,7 @@ class Reason:
     RUN_CANCELLED = "RunCancelled"
     RUN_TIMEOUT = "RunTimeout"
     # Why a pod is deleted.
+    CLEARED = "Cleared"
     SUPERSEDED = "Superseded"
     TRY_ENDED = "TryEnded"
     UNKNOWN_TASK = "UnknownTask"
@@ -72,6 +76,7 @@ class Reason:
     CANCELLED = "Cancelled"
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
+    CLEAR_REFUSED = "ClearRefused"
 
 
 class RenderError(Exception):
@@ -124,6 +129,10 @@ class Plan:
     reason: str | None = None
     message: str | None = None
     """Why the run ended, once it has."""
+    last_clear_id: str | None = None
+    """The id of the last clear request applied, this pass's included."""
+    clear_number: int = 0
+    """How many clear requests have cleared tasks, this pass's included."""
 
     @property
     def creates(self) -> tuple[CreatePod, ...]:
@@ -189,8 +198,18 @@ class _Pass:
     creates: list[CreatePod] = field(init=False, default_factory=list)
     events: list[Event] = field(init=False, default_factory=list)
     wakeups: list[datetime] = field(init=False, default_factory=list)
+    clear_id: str | None = field(init=False, default=None)
+    """The clear request this pass applies, if any."""
+    cleared_tasks: bool = field(init=False, default=False)
+    """This pass's clear request cleared tasks."""
+    was_finished: bool = field(init=False, default=False)
+    """The run had ended and no clear reopens it."""
 
     def __post_init__(self) -> None:
+        request = self.run.spec.clear
+        if request is not None and request.id != self.run.last_clear_id:
+            self.clear_id = request.id
+        self.was_finished = self.run.state.finished and self.clear_id is None
         self.graph = graph_of(self.dag)
         self.states = {name: self.given.get(name) or TaskStatus() for name in self.graph.order}
         self.pods = {}
@@ -206,12 +225,17 @@ class _Pass:
 
     def plan(self) -> Plan:
         run = self.run
-        if run.state.finished:
+        if run.state.finished and (self.clear_id is None or not self._clear()):
+            self.was_finished = True
             self._delete_leftover_pods()
             return self._result(run.state, run.start_time, run.end_time)
-        start = run.start_time or self.now
-        for name in self.graph.order:
-            self._observe(name)
+        # A finished run that a clear reopens starts anew, as Airflow resets its start_date.
+        start = self.now if run.state.finished else run.start_time or self.now
+        if not run.state.finished:
+            for name in self.graph.order:
+                self._observe(name)
+            if self.clear_id is not None:
+                self._clear()
         if run.spec.cancel:
             return self._stop(
                 start, RunState.CANCELLED, Reason.RUN_CANCELLED, "the run was cancelled"
@@ -235,6 +259,39 @@ class _Pass:
         self._delete_leftover_pods()
         return self._result(RunState.RUNNING, start, None)
 
+    # -- clearing ----------------------------------------------------------------------------
+
+    def _clear(self) -> bool:
+        """Apply the run's clear request; whether it cleared any task."""
+        request = self.run.spec.clear
+        assert request is not None
+        try:
+            names = clear_selection(self.graph, self.states, request)
+        except ClearError as exc:
+            self.events.append(Event(EventType.WARNING, Reason.CLEAR_REFUSED, str(exc)))
+            return False
+        if not names:
+            self.events.append(
+                Event(EventType.NORMAL, Reason.CLEARED, "clear request: no task matched")
+            )
+            return False
+        for name in names:
+            status = self.states[name]
+            if status.state.has_pod:
+                pod = self.pods.get(name, {}).get(status.try_number)
+                if pod is not None:
+                    self._delete(pod, Reason.CLEARED)
+            self.states[name] = cleared(status, self._task(name).max_tries)
+        self.cleared_tasks = True
+        self.events.append(
+            Event(
+                EventType.NORMAL,
+                Reason.CLEARED,
+                f"cleared {len(names)} tasks: {_names(list(names))}",
+            )
+        )
+        return True
+
     # -- observing pods --------------------------------------------------------------------
 
     def _task(self, name: str) -> ResolvedTask:
@@ -252,6 +309,7 @@ class _Pass:
             status = TaskStatus(
                 state=TaskState.QUEUED,
                 try_number=newest,
+                max_tries=status.max_tries,
                 pod_name=task_pods[newest].name,
                 queued_time=self.now,
             )
@@ -384,6 +442,7 @@ class _Pass:
         status = self.states[name]
         ended = ended or self.now
         tried = status.try_number
+        max_tries = status.max_tries or task.max_tries
         message = _truncate_utf8(message, _MESSAGE_MAX_BYTES)
         update: dict[str, Any] = {
             "end_time": ended,
@@ -393,14 +452,15 @@ class _Pass:
             "output": None,
         }
         detail = f"{reason}: {_last_line(message)}" if message else reason
-        if tried < task.max_tries:
-            retry_at = next_retry_time(task, tried, ended)
+        if tried < max_tries:
+            # Backoff counts the tries since the last clear.
+            retry_at = next_retry_time(task, tried - (max_tries - task.max_tries), ended)
             update |= {"state": TaskState.UP_FOR_RETRY, "next_retry_time": retry_at}
             self.events.append(
                 Event(
                     EventType.WARNING,
                     Reason.TASK_RETRYING,
-                    f'task "{name}" try {tried} of {task.max_tries} failed ({detail}); '
+                    f'task "{name}" try {tried} of {max_tries} failed ({detail}); '
                     f"next try at {retry_at.isoformat()}",
                     name,
                 )
@@ -411,7 +471,7 @@ class _Pass:
                 Event(
                     EventType.WARNING,
                     Reason.TASK_FAILED,
-                    f'task "{name}" failed on try {tried} of {task.max_tries} ({detail})',
+                    f'task "{name}" failed on try {tried} of {max_tries} ({detail})',
                     name,
                 )
             )
@@ -501,6 +561,7 @@ class _Pass:
         self.states[name] = TaskStatus(
             state=TaskState.QUEUED,
             try_number=try_number,
+            max_tries=status.max_tries,
             pod_name=manifest["metadata"]["name"],
             queued_time=self.now,
         )
@@ -555,7 +616,7 @@ class _Pass:
     def _delete_leftover_pods(self) -> None:
         """Delete running pods no task is waiting for: old tries, tasks not in the DAG,
         everything once the run has finished."""
-        finished = self.run.state.finished
+        finished = self.was_finished
         for pod in self.stray_pods:
             self._delete(pod, Reason.UNKNOWN_TASK)
         for name, task_pods in self.pods.items():
@@ -579,7 +640,7 @@ class _Pass:
         message: str | None = None,
     ) -> Plan:
         actions: list[Action] = [*self.deletes.values(), *self.creates]
-        if end is not None and not self.run.state.finished:  # the run ends in this pass
+        if end is not None and not self.was_finished:  # the run ends in this pass
             assert reason is not None
             assert message is not None
             actions.append(FinishRun(state, reason, message))
@@ -611,6 +672,8 @@ class _Pass:
             next_wakeup=min(wakeups) if end is None and wakeups else None,
             reason=reason,
             message=message,
+            last_clear_id=self.clear_id or self.run.last_clear_id,
+            clear_number=self.run.clear_number + (1 if self.cleared_tasks else 0),
         )
 
 

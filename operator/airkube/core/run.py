@@ -21,6 +21,10 @@ class Run:
     state: RunState = RunState.QUEUED
     start_time: datetime | None = None
     end_time: datetime | None = None
+    last_clear_id: str | None = None
+    """The id of the last clear request applied (status.lastClearId)."""
+    clear_number: int = 0
+    """How many clear requests cleared tasks of the run (status.clearNumber)."""
 
     @property
     def dag(self) -> str:
@@ -37,4 +41,6 @@ class Run:
             state=status.state if status else RunState.QUEUED,
             start_time=status.start_time if status else None,
             end_time=status.end_time if status else None,
+            last_clear_id=status.last_clear_id if status else None,
+            clear_number=(status.clear_number or 0) if status else 0,
         )

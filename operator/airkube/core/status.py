@@ -136,5 +136,7 @@ def run_status(
         counts=counts,
         tasks=compact.tasks,
         tasks_omitted=compact.omitted,
+        last_clear_id=plan.last_clear_id,
+        clear_number=plan.clear_number or None,
         conditions=conditions,
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airkube.api import DAGRunSpec, DAGSpec, TaskStatus
+from airkube.api.dagrun import ClearRequest
 from airkube.api.states import RunState
 from airkube.core.observed import ObservedPod, PodPhase
 from airkube.core.plan import Plan, PlannerOptions, Renderer, plan
@@ -40,7 +41,14 @@ def pod(
 
 def after(p: Plan, current: Run) -> Run:
     """The run as the controller would pass it to the next pass."""
-    return replace(current, state=p.run_state, start_time=p.start_time, end_time=p.end_time)
+    return replace(
+        current,
+        state=p.run_state,
+        start_time=p.start_time,
+        end_time=p.end_time,
+        last_clear_id=p.last_clear_id,
+        clear_number=p.clear_number,
+    )
 
 
 class World:
@@ -93,6 +101,13 @@ class World:
         if phase is PodPhase.SUCCEEDED:
             fields.setdefault("exit_code", 0)
         self.pods[current.name] = replace(current, phase=phase, **fields)
+
+    def clear(self, request_id: str, **fields: Any) -> None:
+        """Ask for a clear, as `kubectl airkube clear` writes spec.clear."""
+        spec = self.run.spec.model_copy(
+            update={"clear": ClearRequest.model_validate({"id": request_id, **fields})}
+        )
+        self.run = replace(self.run, spec=spec)
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta

@@ -1,0 +1,50 @@
+"""Clearing tasks of a run, as Airflow's "clear" does: which tasks a request selects, and
+what a cleared task's status becomes.
+
+A cleared task goes back to None and runs again as a new try (the try numbers go on, so
+every try keeps its own pod and history row) with its full retries: its ``maxTries``
+becomes the try it had reached plus retries + 1, as Airflow sets ``max_tries``.
+"""
+
+from collections.abc import Mapping
+
+from airkube.api.dagrun import ClearRequest, TaskStatus
+from airkube.api.states import FAILED_TASK_STATES
+from airkube.core.graph import Graph
+
+
+class ClearError(ValueError):
+    """The request names tasks the run does not have."""
+
+
+def clear_selection(
+    graph: Graph, states: Mapping[str, TaskStatus], request: ClearRequest
+) -> tuple[str, ...]:
+    """The tasks ``request`` clears, upstream tasks first.
+
+    The named tasks (all when none are named), with everything downstream of them if
+    ``downstream``; then, if ``only_failed``, only those Failed or UpstreamFailed.
+    """
+    named = list(request.tasks or graph.order)
+    unknown = [name for name in named if name not in graph.upstream]
+    if unknown:
+        raise ClearError(
+            "the run has no task " + ", ".join(f'"{n}"' for n in unknown) + " to clear"
+        )
+    chosen = set(named)
+    if request.downstream:
+        pending = list(named)
+        while pending:
+            for below in graph.downstream[pending.pop()]:
+                if below not in chosen:
+                    chosen.add(below)
+                    pending.append(below)
+    selected = [name for name in graph.order if name in chosen]
+    if request.only_failed:
+        selected = [n for n in selected if n in states and states[n].state in FAILED_TASK_STATES]
+    return tuple(selected)
+
+
+def cleared(status: TaskStatus, tries_allowed: int) -> TaskStatus:
+    """``status`` of a task after a clear: None, with ``tries_allowed`` more tries."""
+    return TaskStatus(try_number=status.try_number, max_tries=status.try_number + tries_allowed)
