@@ -4,48 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from airkube import __version__
-from airkube.kube.client import KubeConfigError, KubeTarget, in_cluster
-
-ENV_PREFIX = "AIRKUBE"
-
-
-def fail(message: str) -> NoReturn:
-    """One line saying what is wrong, and exit 1: no traceback for people's mistakes."""
-    click.echo(f"airkube: {message}", err=True)
-    sys.exit(1)
-
-
-def default_db_url() -> str:
-    if in_cluster():
-        return "sqlite:////var/lib/airkube/airkube.db"
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return f"sqlite:///{base / 'airkube' / 'airkube.db'}"
-
-
-kubeconfig_option = click.option(
-    "--kubeconfig",
-    envvar="KUBECONFIG",
-    help="Path of the kubeconfig file (default: ~/.kube/config).",
+from airkube.cli.common import (
+    api,
+    context_option,
+    current_namespace,
+    dag_spec,
+    db_option,
+    fail,
+    kubeconfig_option,
+    parse_time,
+    read_dag,
+    split_param,
 )
-context_option = click.option(
-    "--context", envvar="AIRKUBE_CONTEXT", help="The kubeconfig context to use."
-)
-db_option = click.option(
-    "--db-url",
-    envvar="AIRKUBE_DB_URL",
-    default=default_db_url,
-    show_default="a SQLite file",
-    help="Metadata database: sqlite:///path or postgresql://user:pass@host/db.",
-)
+from airkube.kube.client import KubeConfigError, KubeTarget
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,73 +116,6 @@ def run(
         store.close()
 
 
-def _api(kubeconfig: str | None, context: str | None) -> Any:
-    from airkube.kube.client import api_client
-
-    try:
-        return api_client(KubeTarget(kubeconfig, context), pool_size=4)
-    except KubeConfigError as e:
-        fail(str(e))
-
-
-def _current_namespace(kubeconfig: str | None, context: str | None) -> str:
-    from kubernetes import config
-
-    try:
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-        if context:
-            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
-            active = next((c for c in contexts if c["name"] == context), active)
-        return str((active or {}).get("context", {}).get("namespace") or "default")
-    except Exception:
-        return "default"
-
-
-def split_param(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--param")
-    key, value = text.split("=", 1)
-    return key, value
-
-
-def _read_dag(custom: Any, namespace: str, dag: str) -> dict[str, Any]:
-    from kubernetes.client.exceptions import ApiException
-
-    from airkube.api import GROUP, VERSION
-    from airkube.kube.apply import api_message
-
-    try:
-        body: dict[str, Any] = custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dags", dag
-        )
-    except ApiException as e:
-        if e.status == 404:
-            fail(f"DAG {dag} not found in namespace {namespace} (kubectl get dags -n {namespace})")
-        fail(f"reading DAG {dag}: {api_message(e)}")
-    return body
-
-
-def _dag_spec(body: dict[str, Any]) -> Any:
-    from airkube.core.validation import check_dag
-
-    spec, problems = check_dag(body.get("spec") or {})
-    if spec is None or problems:
-        name = body["metadata"]["name"]
-        fail(f"DAG {name} is invalid: " + "; ".join(p.message for p in problems))
-    return spec
-
-
-def parse_time(text: str, what: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-24T06:00:00Z)",
-            param_hint=what,
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @main.command()
 @click.argument("dag")
 @click.option(
@@ -241,10 +151,10 @@ def trigger(
     from airkube.kube.apply import api_message
 
     when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
-    ns = namespace or _current_namespace(kubeconfig, context)
+    ns = namespace or current_namespace(kubeconfig, context)
     name = run_name or manual_run_name(dag, when)
-    custom = client.CustomObjectsApi(_api(kubeconfig, context))
-    dag_body = _read_dag(custom, ns, dag)
+    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    dag_body = read_dag(custom, ns, dag)
     dag_params = (dag_body.get("spec") or {}).get("params")
     values = {}
     for text in params:
@@ -318,9 +228,9 @@ def backfill(
     )
     start = parse_local_time(start_text, "--start")
     end = parse_local_time(end_text, "--end")
-    ns = namespace or _current_namespace(kubeconfig, context)
-    custom = client.CustomObjectsApi(_api(kubeconfig, context))
-    spec = _dag_spec(_read_dag(custom, ns, dag))
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    spec = dag_spec(read_dag(custom, ns, dag))
     existing: dict[datetime, ExistingRun] = {}
     listed: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dagruns")
     for run in listed["items"]:
@@ -435,10 +345,10 @@ def render_task(
     from airkube.core.plan import RenderError
     from airkube.core.templates import render_task_preview
 
-    ns = namespace or _current_namespace(kubeconfig, context)
-    custom = client.CustomObjectsApi(_api(kubeconfig, context))
-    body = _read_dag(custom, ns, dag)
-    spec = _dag_spec(body)
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    body = read_dag(custom, ns, dag)
+    spec = dag_spec(body)
     overrides = {}
     for text in params:
         key, raw = split_param(text)
@@ -488,7 +398,7 @@ def history(
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
 
-    ns = namespace or _current_namespace(kubeconfig, context)
+    ns = namespace or current_namespace(kubeconfig, context)
     try:
         with Store.from_url(db_url, migrate=False) as store:
             runs = store.list_runs(ns, dag, limit)

@@ -1,0 +1,111 @@
+"""What the commands share: connecting to the cluster, reading DAGs, parsing times, and
+printing results (tables and colour on a terminal, plain text otherwise, or JSON/YAML)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from airkube.kube.client import KubeConfigError, KubeTarget, in_cluster
+
+
+def fail(message: str) -> NoReturn:
+    """One line saying what is wrong, and exit 1: no traceback for people's mistakes."""
+    click.echo(f"airkube: {message}", err=True)
+    sys.exit(1)
+
+
+def default_db_url() -> str:
+    if in_cluster():
+        return "sqlite:////var/lib/airkube/airkube.db"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'airkube' / 'airkube.db'}"
+
+
+kubeconfig_option = click.option(
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    help="Path of the kubeconfig file (default: ~/.kube/config).",
+)
+context_option = click.option(
+    "--context", envvar="AIRKUBE_CONTEXT", help="The kubeconfig context to use."
+)
+db_option = click.option(
+    "--db-url",
+    envvar="AIRKUBE_DB_URL",
+    default=default_db_url,
+    show_default="a SQLite file",
+    help="Metadata database: sqlite:///path or postgresql://user:pass@host/db.",
+)
+
+
+def api(kubeconfig: str | None, context: str | None) -> Any:
+    from airkube.kube.client import api_client
+
+    try:
+        return api_client(KubeTarget(kubeconfig, context), pool_size=4)
+    except KubeConfigError as e:
+        fail(str(e))
+
+
+def current_namespace(kubeconfig: str | None, context: str | None) -> str:
+    from kubernetes import config
+
+    try:
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        if context:
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+            active = next((c for c in contexts if c["name"] == context), active)
+        return str((active or {}).get("context", {}).get("namespace") or "default")
+    except Exception:
+        return "default"
+
+
+def split_param(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--param")
+    key, value = text.split("=", 1)
+    return key, value
+
+
+def read_dag(custom: Any, namespace: str, dag: str) -> dict[str, Any]:
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
+    try:
+        body: dict[str, Any] = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dags", dag
+        )
+    except ApiException as e:
+        if e.status == 404:
+            fail(f"DAG {dag} not found in namespace {namespace} (kubectl get dags -n {namespace})")
+        fail(f"reading DAG {dag}: {api_message(e)}")
+    return body
+
+
+def dag_spec(body: dict[str, Any]) -> Any:
+    from airkube.core.validation import check_dag
+
+    spec, problems = check_dag(body.get("spec") or {})
+    if spec is None or problems:
+        name = body["metadata"]["name"]
+        fail(f"DAG {name} is invalid: " + "; ".join(p.message for p in problems))
+    return spec
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-24T06:00:00Z)",
+            param_hint=what,
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
