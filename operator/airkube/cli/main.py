@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from airkube import __version__
+from airkube.cli import runs
 from airkube.cli.common import (
     api,
     context_option,
@@ -22,6 +23,7 @@ from airkube.cli.common import (
     read_dag,
     split_param,
 )
+from airkube.cli.output import emit, output_option, print_table, state_text
 from airkube.kube.client import KubeConfigError, KubeTarget
 
 
@@ -130,6 +132,7 @@ def run(
     "--name", "run_name", help="Name of the DAGRun (default: <dag>-manual-<logical date>)."
 )
 @click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@output_option
 @kubeconfig_option
 @context_option
 def trigger(
@@ -138,6 +141,7 @@ def trigger(
     logical_date: str | None,
     run_name: str | None,
     namespace: str | None,
+    output: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -176,11 +180,14 @@ def trigger(
     if values:
         body["spec"]["params"] = values
     try:
-        custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
+        created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
     except ApiException as e:
         if e.status == 409:
             fail(f"DAGRun {name} already exists in {ns}: pass another --logical-date or --name")
         fail(f"creating DAGRun {name}: {api_message(e)}")
+    if output:
+        emit(created, output)
+        return
     click.echo(f"dagrun.airkube.io/{name} created in {ns}")
 
 
@@ -192,6 +199,7 @@ def trigger(
 @click.option("--rerun-all", is_flag=True, help="Run again every finished interval.")
 @click.option("--dry-run", is_flag=True, help="List the runs it would create; create nothing.")
 @click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@output_option
 @kubeconfig_option
 @context_option
 def backfill(
@@ -202,6 +210,7 @@ def backfill(
     rerun_all: bool,
     dry_run: bool,
     namespace: str | None,
+    output: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -247,12 +256,28 @@ def backfill(
         )
     except BackfillError as e:
         fail(str(e))
+    records: list[dict[str, Any]] = []
+
+    def report(record: dict[str, Any], line: str) -> None:
+        if output:
+            records.append(record)
+        else:
+            click.echo(line)
+
     for when, why in plan.skipped:
-        click.echo(f"skip    {when.isoformat()}  {why}")
+        report(
+            {"action": "skip", "logicalDate": when.isoformat(), "reason": why},
+            f"skip    {when.isoformat()}  {why}",
+        )
     for run in plan.runs:
         interval = f"{run.data_interval_start.isoformat()} to {run.data_interval_end.isoformat()}"
+        record = {
+            "run": run.name,
+            "dataIntervalStart": run.data_interval_start.isoformat(),
+            "dataIntervalEnd": run.data_interval_end.isoformat(),
+        }
         if dry_run:
-            click.echo(f"would create  {run.name}  ({interval})")
+            report({"action": "wouldCreate", **record}, f"would create  {run.name}  ({interval})")
             continue
         if run.replaces is not None:
             try:
@@ -274,10 +299,12 @@ def backfill(
         except ApiException as e:
             if e.status != 409:
                 fail(f"creating {run.name}: {api_message(e)}")
-            click.echo(f"exists  {run.name}")
+            report({"action": "exists", **record}, f"exists  {run.name}")
             continue
-        click.echo(f"created {run.name}  ({interval})")
-    if not plan.runs:
+        report({"action": "created", **record}, f"created {run.name}  ({interval})")
+    if output:
+        emit(records, output)
+    elif not plan.runs:
         click.echo("nothing to backfill")
 
 
@@ -327,6 +354,7 @@ def parse_local_time(text: str, what: str) -> datetime:
 @click.option("--logical-date", required=True, help="The logical date to render for (ISO 8601).")
 @click.option("--param", "-p", "params", multiple=True, help="KEY=VALUE overriding a param.")
 @click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@output_option
 @kubeconfig_option
 @context_option
 def render_task(
@@ -335,6 +363,7 @@ def render_task(
     logical_date: str,
     params: tuple[str, ...],
     namespace: str | None,
+    output: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -362,6 +391,20 @@ def render_task(
         rendered = render_task_preview(dag, spec, task, logical_date=when, params=overrides)
     except (ValueError, ParamsError, RenderError) as e:
         fail(str(e))
+    if output:
+        emit(
+            {
+                "runId": rendered.run_id,
+                "logicalDate": rendered.logical_date.isoformat(),
+                "dataIntervalStart": rendered.data_interval.start.isoformat(),
+                "dataIntervalEnd": rendered.data_interval.end.isoformat(),
+                "command": list(rendered.command or []),
+                "args": list(rendered.args or []),
+                "env": [e.to_dict() for e in rendered.env],
+            },
+            output,
+        )
+        return
     click.echo(f"run_id:        {rendered.run_id}")
     click.echo(f"logical_date:  {rendered.logical_date.isoformat()}")
     click.echo(
@@ -379,9 +422,7 @@ def render_task(
 @click.argument("dag")
 @click.option("--namespace", "-n", help="Namespace (default: the context's).")
 @click.option("--limit", default=25, show_default=True, type=click.IntRange(1, 10_000))
-@click.option(
-    "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@output_option
 @db_option
 @kubeconfig_option
 @context_option
@@ -389,7 +430,7 @@ def history(
     dag: str,
     namespace: str | None,
     limit: int,
-    output: str,
+    output: str | None,
     db_url: str,
     kubeconfig: str | None,
     context: str | None,
@@ -404,29 +445,27 @@ def history(
             runs = store.list_runs(ns, dag, limit)
     except StoreError as e:
         fail(str(e))
-    if output == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": r.name,
-                        "runType": r.run_type,
-                        "logicalDate": r.logical_date.isoformat(),
-                        "state": r.state,
-                        "startTime": r.start_time.isoformat() if r.start_time else None,
-                        "endTime": r.end_time.isoformat() if r.end_time else None,
-                        "resourceDeleted": r.resource_deleted_at is not None,
-                    }
-                    for r in runs
-                ],
-                indent=2,
-            )
+    if output:
+        emit(
+            [
+                {
+                    "name": r.name,
+                    "runType": r.run_type,
+                    "logicalDate": r.logical_date.isoformat(),
+                    "state": r.state,
+                    "startTime": r.start_time.isoformat() if r.start_time else None,
+                    "endTime": r.end_time.isoformat() if r.end_time else None,
+                    "resourceDeleted": r.resource_deleted_at is not None,
+                }
+                for r in runs
+            ],
+            output,
         )
         return
     if not runs:
         click.echo(f"no runs of DAG {dag} in namespace {ns} recorded in {store.url}")
         return
-    rows = [("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE")]
+    rows = []
     for r in runs:
         duration = (
             str(r.end_time - r.start_time).split(".")[0] if r.start_time and r.end_time else ""
@@ -436,15 +475,17 @@ def history(
                 r.name,
                 r.run_type,
                 r.logical_date.strftime("%Y-%m-%d %H:%M:%S"),
-                r.state,
+                state_text(r.state),
                 r.start_time.strftime("%Y-%m-%d %H:%M:%S") if r.start_time else "",
                 duration,
                 "deleted" if r.resource_deleted_at else "present",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print_table(("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE"), rows)
+
+
+for command in (runs.get, runs.logs, runs.cancel, runs.clear):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,435 @@
+"""Commands on one DAGRun: ``get`` (the run as a tree of tasks), ``logs``, ``cancel`` and
+``clear`` (Airflow's clear)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.text import Text
+
+from airkube.cli.common import api, context_option, current_namespace, fail, kubeconfig_option
+from airkube.cli.output import (
+    emit,
+    output_option,
+    print_fields,
+    print_table,
+    state_text,
+    styled,
+)
+
+namespace_option = click.option("--namespace", "-n", help="Namespace (default: the context's).")
+
+
+def _custom(kubeconfig: str | None, context: str | None) -> Any:
+    from kubernetes import client
+
+    return client.CustomObjectsApi(api(kubeconfig, context))
+
+
+def read_run(custom: Any, namespace: str, name: str) -> dict[str, Any]:
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
+    try:
+        body: dict[str, Any] = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dagruns", name
+        )
+    except ApiException as e:
+        if e.status == 404:
+            fail(
+                f"DAGRun {name} not found in namespace {namespace} "
+                f"(kubectl get dagruns -n {namespace}; finished runs past the history limit "
+                "are only in `airkube history DAG`)"
+            )
+        fail(f"reading DAGRun {name}: {api_message(e)}")
+    return body
+
+
+def _patch_run_spec(custom: Any, namespace: str, name: str, spec: dict[str, Any]) -> Any:
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
+    try:
+        return custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dagruns", name, {"spec": spec}
+        )
+    except ApiException as e:
+        fail(f"updating DAGRun {name}: {api_message(e)}")
+
+
+# The run as a tree ---------------------------------------------------------------------
+
+
+def _graph(custom: Any, namespace: str, run: dict[str, Any]) -> tuple[Any, str | None]:
+    """The run's task graph from its DAG, and a note when it may differ from the pinned one."""
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.core.graph import graph_of
+    from airkube.core.spec_hash import spec_hash
+    from airkube.core.validation import check_dag
+
+    dag = run["spec"]["dagRef"]["name"]
+    try:
+        body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "dags", dag)
+    except ApiException:
+        return None, f"DAG {dag} cannot be read: tasks listed without their dependencies"
+    spec, problems = check_dag(body.get("spec") or {})
+    if spec is None or problems:
+        return None, f"DAG {dag} is invalid now: tasks listed without their dependencies"
+    pinned = (run.get("status") or {}).get("dagVersion")
+    note = None
+    if pinned and spec_hash(spec) != pinned:
+        note = f"DAG {dag} changed since this run started: the tree shows its current tasks"
+    return graph_of(spec), note
+
+
+def tree_lines(order: list[str], upstream: Mapping[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(prefix, task) per task, drawing the DAG as a tree: each task under the upstream
+    task that comes last in ``order`` (tasks with several upstreams say so elsewhere)."""
+    position = {name: i for i, name in enumerate(order)}
+    children: dict[str | None, list[str]] = {}
+    for name in order:
+        ups = [u for u in upstream.get(name, ()) if u in position]
+        parent = max(ups, key=position.__getitem__) if ups else None
+        children.setdefault(parent, []).append(name)
+
+    def walk(parent: str | None, indent: str) -> Iterator[tuple[str, str]]:
+        kids = children.get(parent, [])
+        for i, name in enumerate(kids):
+            last = i == len(kids) - 1
+            if parent is None:
+                yield "", name
+                yield from walk(name, "")
+            else:
+                yield indent + ("└─ " if last else "├─ "), name
+                yield from walk(name, indent + ("   " if last else "│  "))
+
+    return list(walk(None, ""))
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _duration(start: str | None, end: str | None, now: datetime) -> str:
+    from datetime import timedelta
+
+    from airkube.api.duration import format_duration
+
+    begun, ended = _parse(start), _parse(end)
+    if begun is None:
+        return ""
+    seconds = max((ended or now) - begun, timedelta(0)) // timedelta(seconds=1)
+    return format_duration(timedelta(seconds=seconds))
+
+
+def run_view(
+    run: dict[str, Any], order: list[str], upstream: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """The run and its tasks as plain data: what ``get -o json|yaml`` prints."""
+    now = datetime.now(UTC)
+    spec, status = run["spec"], run.get("status") or {}
+    tasks = status.get("tasks") or {}
+    names = order or list(tasks)
+    rows = []
+    for name in names:
+        t = tasks.get(name) or {}
+        rows.append(
+            {
+                "name": name,
+                "upstream": list(upstream.get(name, ())),
+                "state": t.get("state", "None" if not status.get("tasksOmitted") else "Unknown"),
+                "try": t.get("tryNumber", 0),
+                "duration": _duration(t.get("startTime"), t.get("endTime"), now),
+                "pod": t.get("podName"),
+                "reason": t.get("reason"),
+                "message": t.get("message"),
+                "output": t.get("output"),
+            }
+        )
+    return {
+        "name": run["metadata"]["name"],
+        "namespace": run["metadata"]["namespace"],
+        "dag": spec["dagRef"]["name"],
+        "dagVersion": status.get("dagVersion"),
+        "runType": spec.get("runType", "manual"),
+        "logicalDate": spec.get("logicalDate"),
+        "state": status.get("state", "Queued"),
+        "reason": status.get("reason"),
+        "message": status.get("message"),
+        "progress": status.get("progress"),
+        "startTime": status.get("startTime"),
+        "endTime": status.get("endTime"),
+        "duration": _duration(status.get("startTime"), status.get("endTime"), now),
+        "tasksOmitted": status.get("tasksOmitted") or 0,
+        "tasks": rows,
+    }
+
+
+@click.command("get")
+@click.argument("run")
+@namespace_option
+@output_option
+@kubeconfig_option
+@context_option
+def get(
+    run: str,
+    namespace: str | None,
+    output: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Show RUN (a DAGRun) as a tree of its tasks: state, try, duration, and why."""
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = _custom(kubeconfig, context)
+    body = read_run(custom, ns, run)
+    graph, note = _graph(custom, ns, body)
+    order = list(graph.order) if graph else []
+    upstream = dict(graph.upstream) if graph else {}
+    view = run_view(body, order, upstream)
+    if output:
+        emit(view, output)
+        return
+    state = view["state"] + (f" ({view['reason']})" if view["reason"] else "")
+    fields: list[tuple[str, str | Text]] = [
+        ("Name", view["name"]),
+        ("Namespace", view["namespace"]),
+        ("DAG", view["dag"] + (f" (version {view['dagVersion']})" if view["dagVersion"] else "")),
+        ("Type", view["runType"]),
+        ("Logical date", view["logicalDate"] or ""),
+        ("State", state_text(view["state"]).append(state[len(view["state"]) :])),
+        ("Progress", view["progress"] or ""),
+        ("Started", view["startTime"] or ""),
+        ("Duration", view["duration"]),
+    ]
+    if view["message"]:
+        fields.append(("Message", view["message"]))
+    print_fields(fields)
+    click.echo()
+    rows_by_name = {row["name"]: row for row in view["tasks"]}
+    lines = tree_lines(order, upstream) if graph else [("", n) for n in rows_by_name]
+    position = {name: i for i, name in enumerate(order)}
+    table = []
+    for prefix, name in lines:
+        row = rows_by_name[name]
+        ups = row["upstream"]
+        # The tree shows a task under its last upstream; name the others.
+        also = sorted(ups, key=position.__getitem__)[:-1] if len(ups) > 1 else []
+        detail = row["message"] or row["pod"] or ""
+        if row["state"] == "Succeeded" and row["pod"]:
+            detail = row["pod"]
+        if also:
+            detail = f"(also after {', '.join(also)}) {detail}".rstrip()
+        table.append(
+            (
+                Text(prefix + name),
+                state_text(row["state"]),
+                str(row["try"] or ""),
+                row["duration"],
+                styled(_one_line(detail), "dim" if row["state"] == "Succeeded" else None),
+            )
+        )
+    print_table(("TASK", "STATE", "TRY", "DURATION", "POD / MESSAGE"), table)
+    if view["tasksOmitted"]:
+        click.echo(
+            f"\n{view['tasksOmitted']} finished tasks are left out of the status of this large "
+            "run; the metadata database has them all (airkube history)."
+        )
+    if note:
+        click.echo(f"\nnote: {note}")
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# Logs ------------------------------------------------------------------------------------
+
+
+@click.command("logs")
+@click.argument("run")
+@click.argument("task")
+@click.option("--try", "try_number", type=click.IntRange(1), help="The try (default: the latest).")
+@click.option("--follow", "-f", is_flag=True, help="Stream the log while the task runs.")
+@namespace_option
+@kubeconfig_option
+@context_option
+def logs(
+    run: str,
+    task: str,
+    try_number: int | None,
+    follow: bool,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Print the log of TASK in RUN (the pod of its latest try, or of --try N)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.core.pods import CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY, label_value
+    from airkube.kube.apply import api_message
+
+    ns = namespace or current_namespace(kubeconfig, context)
+    api_client = api(kubeconfig, context)
+    custom = client.CustomObjectsApi(api_client)
+    core: Any = client.CoreV1Api(api_client)
+    body = read_run(custom, ns, run)
+    status = body.get("status") or {}
+    entry = (status.get("tasks") or {}).get(task)
+    if entry is None and not status.get("tasksOmitted"):
+        known = ", ".join(sorted(status.get("tasks") or {})) or "none yet"
+        fail(f"run {run} has no task {task} (its tasks: {known})")
+    latest = int((entry or {}).get("tryNumber") or 0)
+    wanted = try_number or latest
+    if wanted == 0:
+        state = (entry or {}).get("state", "None")
+        fail(f"task {task} of run {run} has not started a try yet (state {state})")
+    selector = ",".join(
+        (
+            f"{LABEL_RUN}={label_value(run)}",
+            f"{LABEL_TASK}={label_value(task)}",
+            f"{LABEL_TRY}={wanted}",
+        )
+    )
+    uid = body["metadata"]["uid"]
+    pods = [
+        p
+        for p in core.list_namespaced_pod(ns, label_selector=selector).items
+        if any(o.uid == uid for o in (p.metadata.owner_references or []))
+    ]
+    if not pods:
+        recorded = ""
+        if entry is not None and wanted == latest:
+            recorded = entry.get("message") or entry.get("output") or ""
+        fail(
+            f"the pod of task {task} try {wanted} of run {run} no longer exists (the DAG's "
+            "podGC deletes pods of finished runs; podGC: Never keeps them)"
+            + (f"; what the try recorded: {_one_line(recorded)}" if recorded else "")
+        )
+    pod = str(pods[0].metadata.name)
+    try:
+        if not follow:
+            text = core.read_namespaced_pod_log(pod, ns, container=CONTAINER_NAME)
+            click.echo(text, nl=not text.endswith("\n"))
+            return
+        stream: Any = core.read_namespaced_pod_log(
+            pod, ns, container=CONTAINER_NAME, follow=True, _preload_content=False
+        )
+        for chunk in stream.stream():
+            click.echo(chunk.decode(errors="replace"), nl=False)
+    except ApiException as e:
+        fail(f"reading the log of pod {pod} (task {task} try {wanted}): {api_message(e)}")
+
+
+# Cancel and clear ------------------------------------------------------------------------
+
+
+@click.command("cancel")
+@click.argument("run")
+@namespace_option
+@output_option
+@kubeconfig_option
+@context_option
+def cancel(
+    run: str,
+    namespace: str | None,
+    output: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Cancel RUN: its pods are stopped, unfinished tasks Skipped, the run ends Cancelled."""
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = _custom(kubeconfig, context)
+    body = read_run(custom, ns, run)
+    state = (body.get("status") or {}).get("state", "Queued")
+    if state in ("Succeeded", "Failed", "Cancelled"):
+        fail(f"run {run} has already ended {state}: nothing to cancel")
+    patched = _patch_run_spec(custom, ns, run, {"cancel": True})
+    if output:
+        emit(patched, output)
+        return
+    click.echo(f"dagrun.airkube.io/{run} cancel requested (it was {state})")
+
+
+@click.command("clear")
+@click.argument("run")
+@click.option(
+    "--task", "-t", "tasks", multiple=True, help="A task to clear (repeatable; default: all)."
+)
+@click.option("--downstream", "-d", is_flag=True, help="Also clear the tasks downstream.")
+@click.option("--failed", "only_failed", is_flag=True, help="Only Failed and UpstreamFailed tasks.")
+@click.option("--dry-run", is_flag=True, help="Show what would be cleared; change nothing.")
+@namespace_option
+@output_option
+@kubeconfig_option
+@context_option
+def clear(
+    run: str,
+    tasks: tuple[str, ...],
+    downstream: bool,
+    only_failed: bool,
+    dry_run: bool,
+    namespace: str | None,
+    output: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Run tasks of RUN again, as Airflow's clear does.
+
+    The selected tasks go back to None and run as new tries with their full retries; a
+    finished run becomes Running again (a cancelled one too: clearing lifts the cancel).
+    """
+    from airkube.api.dagrun import ClearRequest, TaskStatus
+    from airkube.core.clear import ClearError, clear_selection
+
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = _custom(kubeconfig, context)
+    body = read_run(custom, ns, run)
+    graph, note = _graph(custom, ns, body)
+    status = body.get("status") or {}
+    request = ClearRequest(
+        id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}",
+        tasks=list(dict.fromkeys(tasks)) or None,
+        downstream=downstream,
+        only_failed=only_failed,
+    )
+    states = {name: TaskStatus.model_validate(t) for name, t in (status.get("tasks") or {}).items()}
+    selected: list[str] | None = None
+    if graph is not None:
+        try:
+            selected = list(clear_selection(graph, states, request))
+        except ClearError as e:
+            fail(str(e))
+        if not selected:
+            fail(f"nothing to clear in run {run}: no task matches")
+    preview = ", ".join(selected) if selected is not None else "(decided by the operator)"
+    if dry_run:
+        if output:
+            emit({"run": run, "wouldClear": selected}, output)
+            return
+        click.echo(f"would clear in {run}: {preview}")
+        if note:
+            click.echo(f"note: {note}")
+        return
+    # Every field written, null included: a merge patch keeps fields it does not mention.
+    spec: dict[str, Any] = {"clear": request.model_dump(mode="json", by_alias=True)}
+    if body["spec"].get("cancel"):
+        spec["cancel"] = False
+    patched = _patch_run_spec(custom, ns, run, spec)
+    if output:
+        emit(patched, output)
+        return
+    click.echo(f"dagrun.airkube.io/{run} clear requested: {preview}")
+    click.echo(f"follow it with: kubectl airkube get {run} -n {ns}")
