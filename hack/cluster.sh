@@ -94,6 +94,11 @@ up() {
   fi
   if ! exists; then
     echo "cluster: creating $NAME (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+    # kwok wants an absolute path to the log file: copy it beside kwokctl's state.
+    local logs_dir="$KWOK_WORKDIR/logs-$NAME"
+    mkdir -p "$logs_dir"
+    cp "$HACK/kwok/task.log" "$logs_dir/task.log"
+    sed "s|@LOGS_FILE@|$logs_dir/task.log|" "$HACK/kwok/logs.yaml" >"$logs_dir/logs.yaml"
     kwokctl create cluster --name "$NAME" --runtime binary \
       --kube-apiserver-binary "$AIRKUBE_BIN/kube-apiserver-$KUBE_VERSION" \
       --kube-controller-manager-binary "$AIRKUBE_BIN/kube-controller-manager-$KUBE_VERSION" \
@@ -102,6 +107,7 @@ up() {
       --etcd-binary "$AIRKUBE_BIN/etcd-$ETCD_VERSION" \
       --disable-qps-limits \
       --config "$HACK/kwok/kwokctl.yaml" --config "$HACK/kwok/stages.yaml" \
+      --config "$logs_dir/logs.yaml" \
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
   fi
@@ -115,6 +121,7 @@ down() {
   if exists; then
     local log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
     kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || die "deleting $NAME failed (log: $log)"
+    rm -rf "$KWOK_WORKDIR/logs-$NAME"
     echo "cluster: $NAME deleted"
   else
     echo "cluster: $NAME does not exist"
