@@ -73,21 +73,36 @@ def split_param(text: str) -> tuple[str, str]:
     return key, value
 
 
-def read_dag(custom: Any, namespace: str, dag: str) -> dict[str, Any]:
+def read_object(custom: Any, namespace: str, plural: str, name: str, missing: str) -> Any:
+    """A DAG or DAGRun as the API server has it; ``missing`` is the message for a 404."""
     from kubernetes.client.exceptions import ApiException
 
     from airkube.api import GROUP, VERSION
     from airkube.kube.apply import api_message
 
     try:
-        body: dict[str, Any] = custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dags", dag
-        )
+        return custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
     except ApiException as e:
         if e.status == 404:
-            fail(f"DAG {dag} not found in namespace {namespace} (kubectl get dags -n {namespace})")
-        fail(f"reading DAG {dag}: {api_message(e)}")
+            fail(missing)
+        fail(f"reading {plural[:-1]} {name}: {api_message(e)}")
+
+
+def read_dag(custom: Any, namespace: str, dag: str) -> dict[str, Any]:
+    body: dict[str, Any] = read_object(
+        custom,
+        namespace,
+        "dags",
+        dag,
+        f"DAG {dag} not found in namespace {namespace} (kubectl get dags -n {namespace})",
+    )
     return body
+
+
+def custom_api(kubeconfig: str | None, context: str | None) -> Any:
+    from kubernetes import client
+
+    return client.CustomObjectsApi(api(kubeconfig, context))
 
 
 def dag_spec(body: dict[str, Any]) -> Any:

@@ -11,7 +11,15 @@ from typing import Any
 import click
 from rich.text import Text
 
-from airkube.cli.common import api, context_option, current_namespace, fail, kubeconfig_option
+from airkube.cli.common import (
+    api,
+    context_option,
+    current_namespace,
+    custom_api,
+    fail,
+    kubeconfig_option,
+    read_object,
+)
 from airkube.cli.output import (
     emit,
     output_option,
@@ -24,30 +32,15 @@ from airkube.cli.output import (
 namespace_option = click.option("--namespace", "-n", help="Namespace (default: the context's).")
 
 
-def _custom(kubeconfig: str | None, context: str | None) -> Any:
-    from kubernetes import client
-
-    return client.CustomObjectsApi(api(kubeconfig, context))
-
-
 def read_run(custom: Any, namespace: str, name: str) -> dict[str, Any]:
-    from kubernetes.client.exceptions import ApiException
-
-    from airkube.api import GROUP, VERSION
-    from airkube.kube.apply import api_message
-
-    try:
-        body: dict[str, Any] = custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dagruns", name
-        )
-    except ApiException as e:
-        if e.status == 404:
-            fail(
-                f"DAGRun {name} not found in namespace {namespace} "
-                f"(kubectl get dagruns -n {namespace}; finished runs past the history limit "
-                "are only in `airkube history DAG`)"
-            )
-        fail(f"reading DAGRun {name}: {api_message(e)}")
+    body: dict[str, Any] = read_object(
+        custom,
+        namespace,
+        "dagruns",
+        name,
+        f"DAGRun {name} not found in namespace {namespace} (kubectl get dagruns -n "
+        f"{namespace}; finished runs past the history limit are only in `airkube history DAG`)",
+    )
     return body
 
 
@@ -190,7 +183,7 @@ def get(
 ) -> None:
     """Show RUN (a DAGRun) as a tree of its tasks: state, try, duration, and why."""
     ns = namespace or current_namespace(kubeconfig, context)
-    custom = _custom(kubeconfig, context)
+    custom = custom_api(kubeconfig, context)
     body = read_run(custom, ns, run)
     graph, note = _graph(custom, ns, body)
     order = list(graph.order) if graph else []
@@ -351,7 +344,7 @@ def cancel(
 ) -> None:
     """Cancel RUN: its pods are stopped, unfinished tasks Skipped, the run ends Cancelled."""
     ns = namespace or current_namespace(kubeconfig, context)
-    custom = _custom(kubeconfig, context)
+    custom = custom_api(kubeconfig, context)
     body = read_run(custom, ns, run)
     state = (body.get("status") or {}).get("state", "Queued")
     if state in ("Succeeded", "Failed", "Cancelled"):
@@ -395,7 +388,7 @@ def clear(
     from airkube.core.clear import ClearError, clear_selection
 
     ns = namespace or current_namespace(kubeconfig, context)
-    custom = _custom(kubeconfig, context)
+    custom = custom_api(kubeconfig, context)
     body = read_run(custom, ns, run)
     graph, note = _graph(custom, ns, body)
     status = body.get("status") or {}
