@@ -79,7 +79,8 @@ up() {
     esac
   done
   "$HACK/build-tools.sh"
-  local start=$SECONDS log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
+  local start=$SECONDS log="$AIRKUBE_CACHE/logs/cluster-$NAME.log" previous
+  previous="$(kubectl config current-context 2>/dev/null || true)"
   mkdir -p "$(dirname "$log")"
   if $fresh && exists && ! healthy; then
     echo "cluster: $NAME exists but does not answer; deleting it to start afresh"
@@ -111,7 +112,13 @@ up() {
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
   fi
-  if $switch; then kubectl config use-context "$CONTEXT" >/dev/null; fi
+  if $switch; then
+    kubectl config use-context "$CONTEXT" >/dev/null
+  elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]]; then
+    kubectl config use-context "$previous" >/dev/null  # kwokctl create switched to the new one
+  elif [[ -z "$previous" ]]; then
+    kubectl config unset current-context >/dev/null
+  fi
   kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
   node_ready 90s || die "node kwok-node-0 did not become Ready in 90s (see: kwokctl --name $NAME logs kwok-controller)"
   echo "cluster: $NAME is up with a Ready node in $((SECONDS - start))s; kubectl context $CONTEXT"
