@@ -125,9 +125,10 @@ Look around with kubectl:
   kubectl explain dag.spec.tasks          # every field, documented
 
 And with the airkube plugin:
-  kubectl airkube get $run
-  kubectl airkube logs $run extract
+  kubectl airkube get $run                # the run as a tree of tasks
   kubectl airkube history $DAG
   kubectl airkube trigger retries         # fails on purpose: see dags/retries.yaml
+  kubectl airkube get RUN                 # RUN: the name trigger printed
+  kubectl airkube logs RUN fetch-primary --try 1   # a failed run keeps its pods (podGC)
   kubectl airkube clear RUN --failed      # that run's failed tasks, run again
 EOF
