@@ -7,6 +7,9 @@ KUBE_STAGING_VERSION="${AIRKUBE_KUBE_STAGING_VERSION:-v0.${KUBE_VERSION#v1.}}"
 ETCD_VERSION="${AIRKUBE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${AIRKUBE_KWOK_VERSION:-v0.8.0}"     # kwok and kwokctl
 HELM_VERSION="${AIRKUBE_HELM_VERSION:-v3.21.4}"
+# Argo Workflows' workflow-controller: the baseline of `make bench` only (never built by
+# `make tools`/`make test`). v4.1.x is not on the module proxy; v4.0.7 is its newest v4.
+ARGO_VERSION="${AIRKUBE_ARGO_VERSION:-v4.0.7}"
 
 AIRKUBE_CACHE="${AIRKUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airkube}"
 AIRKUBE_BIN="$AIRKUBE_CACHE/bin"
