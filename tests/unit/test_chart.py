@@ -104,6 +104,22 @@ OPERATOR_NEEDS = [
     ("", "events", "create"),
     ("events.k8s.io", "events", "create"),
 ]
+
+
+def allows_on(rules: list[Obj], group: str, resource: str, verb: str, name: str | None) -> bool:
+    """Whether ``rules`` allow ``verb`` on the object ``name`` (None: on the whole kind, as
+    list and watch need)."""
+    return any(
+        group in r["apiGroups"]
+        and resource in r["resources"]
+        and verb in r["verbs"]
+        and ("resourceNames" not in r or (name is not None and name in r["resourceNames"]))
+        for r in rules
+    )
+
+
+PG = {"database": {"type": "postgresql", "postgresql": {"url": PG_URL}}}
+PEERING = ("kopf.dev", "clusterkopfpeerings")
 DISCOVERY_NEEDS = [
     ("", "namespaces", "watch"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
@@ -322,6 +338,84 @@ def test_extra_env_pod_labels_and_annotations_are_added(helm: str) -> None:
     assert meta["annotations"] == {"prometheus.io/scrape": "false"}
 
 
+def test_postgresql_replicas_peer_through_a_cluster_kopf_peering_the_chart_makes(
+    helm: str,
+) -> None:
+    objs = render(helm, {**PG, "replicaCount": 3})
+    peering = only(objs, "ClusterKopfPeering")
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    assert peering["metadata"]["name"] == CLUSTER_NAME  # cluster-scoped: namespace-prefixed
+    assert "namespace" not in peering["metadata"]
+    assert env(objs)["AIRKUBE_PEERING"]["value"] == CLUSTER_NAME
+    assert env(objs)["AIRKUBE_PEERING_PRIORITY"]["value"] == "0"
+    assert env(objs)["AIRKUBE_PEERING_LIFETIME"]["value"] == "15"
+    assert only(objs, "Deployment")["spec"]["replicas"] == 3
+
+    rules = only(objs, "ClusterRole")["rules"]
+    # kopf lists and watches the kind; it patches (keep-alives) and reads only its object.
+    for verb in ("list", "watch"):
+        assert allows_on(rules, *PEERING, verb, None), verb
+    for verb in ("get", "patch"):
+        assert allows_on(rules, *PEERING, verb, CLUSTER_NAME), verb
+        assert not allows_on(rules, *PEERING, verb, "another-operators-peering"), verb
+    for verb in ("create", "update", "delete"):
+        assert not allows_on(rules, *PEERING, verb, CLUSTER_NAME), verb
+
+
+def test_peering_rules_are_cluster_wide_with_watch_namespaces_too(helm: str) -> None:
+    objs = render(helm, {**PG, "replicaCount": 2, "watchNamespaces": ["team-a"]})
+    cluster_rules = only(objs, "ClusterRole")["rules"]
+    assert allows_on(cluster_rules, *PEERING, "watch", None)
+    assert allows_on(cluster_rules, *PEERING, "patch", CLUSTER_NAME)
+    team_role = next(
+        o for o in objs if o["kind"] == "Role" and o["metadata"]["namespace"] == "team-a"
+    )
+    assert not allows(team_role["rules"], *PEERING, "patch")
+    assert only(objs, "ClusterKopfPeering")["metadata"]["name"] == CLUSTER_NAME
+
+
+def test_sqlite_does_not_peer_and_peering_values_pass_to_the_operator(helm: str) -> None:
+    objs = render(helm)
+    assert "ClusterKopfPeering" not in kinds(objs)
+    assert "AIRKUBE_PEERING" not in env(objs)
+    assert not allows(only(objs, "ClusterRole")["rules"], *PEERING, "watch")
+
+    # auto peers with PostgreSQL even with one replica: a rolling update's new pod then
+    # stands by until the old one stops, instead of working beside it.
+    one = render(helm, PG)
+    assert only(one, "ClusterKopfPeering")
+    assert only(one, "Deployment")["spec"]["strategy"] == {"type": "RollingUpdate"}
+
+    tuned = render(helm, {**PG, "peering": {"enabled": True, "priority": -5, "lifetime": 30}})
+    assert env(tuned)["AIRKUBE_PEERING_PRIORITY"]["value"] == "-5"
+    assert env(tuned)["AIRKUBE_PEERING_LIFETIME"]["value"] == "30"
+
+    off = render(helm, {**PG, "peering": {"enabled": False}})
+    assert "ClusterKopfPeering" not in kinds(off)
+    assert "AIRKUBE_PEERING" not in env(off)
+    assert not allows(only(off, "ClusterRole")["rules"], *PEERING, "watch")
+
+
+def test_peering_of_equally_named_releases_in_two_namespaces_does_not_collide(
+    helm: str,
+) -> None:
+    names = {
+        only(render(helm, PG, namespace=ns), "ClusterKopfPeering")["metadata"]["name"]
+        for ns in ("one", "two")
+    }
+    assert len(names) == 2
+
+
+def test_several_replicas_without_peering_are_refused(helm: str) -> None:
+    err = refused(helm, {**PG, "replicaCount": 2, "peering": {"enabled": False}})
+    assert "replicaCount > 1 needs peering" in err
+
+
+def test_peering_with_sqlite_is_refused(helm: str) -> None:
+    err = refused(helm, {"peering": {"enabled": True}})
+    assert "peering.enabled=true needs database.type=postgresql" in err
+
+
 def test_more_than_one_replica_with_sqlite_is_refused(helm: str) -> None:
     assert "replicaCount > 1 needs database.type=postgresql" in refused(helm, {"replicaCount": 2})
 
@@ -339,6 +433,9 @@ def test_postgresql_without_url_or_secret_is_refused(helm: str) -> None:
         ({"workers": "four"}, "/workers"),
         ({"watchNamespace": ["a"]}, "watchNamespace"),  # a typo is not silently ignored
         ({"watchNamespaces": ["Not_A_Namespace"]}, "/watchNamespaces/0"),
+        ({"peering": {"enabled": "maybe"}}, "/peering/enabled"),
+        ({"peering": {"lifetime": 2}}, "/peering/lifetime"),
+        ({"peering": {"name": "mine"}}, "additional properties 'name'"),
     ],
 )
 def test_schema_rejects_bad_values_with_a_message_naming_them(
@@ -355,16 +452,28 @@ def test_schema_names_the_allowed_database_types(helm: str) -> None:
     assert "'postgresql'" in err
 
 
+def test_chart_ships_kopfs_peering_crd() -> None:
+    crd = yaml.safe_load((CHART / "crds" / "kopf.dev_clusterkopfpeerings.yaml").read_text())
+    assert crd["metadata"]["name"] == "clusterkopfpeerings.kopf.dev"
+    assert crd["spec"]["scope"] == "Cluster"
+    assert crd["spec"]["names"]["kind"] == "ClusterKopfPeering"
+    [version] = crd["spec"]["versions"]
+    assert version["name"] == "v1"
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert status["x-kubernetes-preserve-unknown-fields"] is True  # kopf's keep-alives
+    assert "subresources" not in version  # kopf patches the status with the object
+
+
 def test_chart_crds_are_identical_copies_of_the_generated_ones() -> None:
     generated = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
     if not generated:
-        pytest.skip("crds/ holds no generated CRDs yet: run `make crds`, then `make chart-crds`")
+        pytest.skip("crds/ holds no generated CRDs yet: run `make crds`")
     shipped = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
     stale = sorted(
         name for name in generated.keys() & shipped.keys() if generated[name] != shipped[name]
     )
     missing = sorted(generated.keys() - shipped.keys())
     extra = sorted(shipped.keys() - generated.keys())
-    assert not missing, f"chart lacks CRDs of crds/ {missing}: run `make chart-crds`"
-    assert not extra, f"chart ships CRDs crds/ does not have {extra}: run `make chart-crds`"
-    assert not stale, f"chart CRDs differ from crds/ ({', '.join(stale)}): run `make chart-crds`"
+    assert not missing, f"chart lacks CRDs of crds/ {missing}: run `make crds`"
+    assert not extra, f"chart ships CRDs crds/ does not have {extra}: run `make crds`"
+    assert not stale, f"chart CRDs differ from crds/ ({', '.join(stale)}): run `make crds`"

@@ -69,10 +69,31 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if $pg.existingSecret }}{{ $pg.existingSecretKey }}{{ else }}url{{ end }}
 {{- end }}
 
+{{/*
+"true" when the replicas peer (kopf peering), else "". peering.enabled auto: with PostgreSQL.
+*/}}
+{{- define "airkube.peering" -}}
+{{- $enabled := .Values.peering.enabled }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if eq .Values.database.type "postgresql" }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/* The ClusterKopfPeering object the replicas share (cluster-scoped: namespace-prefixed). */}}
+{{- define "airkube.peeringName" -}}
+{{- include "airkube.rbacName" . }}
+{{- end }}
+
 {{/* Settings that cannot be expressed in values.schema.json. */}}
 {{- define "airkube.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (eq .Values.database.type "sqlite") }}
 {{- fail "replicaCount > 1 needs database.type=postgresql: a SQLite file can have only one writer" }}
+{{- end }}
+{{- if and (eq (toString .Values.peering.enabled) "true") (eq .Values.database.type "sqlite") }}
+{{- fail "peering.enabled=true needs database.type=postgresql: peering replicas share one database, and a SQLite file cannot be shared" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "airkube.peering" .)) }}
+{{- fail "replicaCount > 1 needs peering (peering.enabled auto or true): without it every replica would act at once" }}
 {{- end }}
 {{- $pg := .Values.database.postgresql }}
 {{- if and (eq .Values.database.type "postgresql") (not (or $pg.url $pg.existingSecret)) }}
@@ -81,6 +102,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (eq .Values.database.type "postgresql") $pg.url $pg.existingSecret }}
 {{- fail "set only one of database.postgresql.url and database.postgresql.existingSecret" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Peering (cluster-scoped, so in the ClusterRole whatever watchNamespaces says): kopf lists
+and watches the whole kind (a watch cannot be narrowed to one name), and patches its
+keep-alive into the release's object only; the operator reads that object at start.
+*/}}
+{{- define "airkube.peeringRules" -}}
+- apiGroups: ["kopf.dev"]
+  resources: ["clusterkopfpeerings"]
+  verbs: ["list", "watch"]
+- apiGroups: ["kopf.dev"]
+  resources: ["clusterkopfpeerings"]
+  resourceNames: [{{ include "airkube.peeringName" . | quote }}]
+  verbs: ["get", "patch"]
 {{- end }}
 
 {{/* Rules for the airkube resources and the pods of their tasks, in one namespace or all. */}}

@@ -1,11 +1,13 @@
 """The CRDs of DAG and DAGRun, generated from the pydantic models.
 
 ``python -m airkube.api.crdgen DIR`` (``make crds``) writes ``DIR/airkube.io_dags.yaml`` and
-``DIR/airkube.io_dagruns.yaml``. The schema is made structural as apiextensions.k8s.io/v1
-requires: references inlined, optional fields' ``anyOf [X, null]`` reduced to X, free-form
-objects marked ``x-kubernetes-preserve-unknown-fields``, quantities
-``x-kubernetes-int-or-string``. Scalar defaults are kept (the API server applies them);
-the output is sorted so that it only changes when the models do.
+``DIR/airkube.io_dagruns.yaml``, and ``DIR/kopf.dev_clusterkopfpeerings.yaml``: kopf's own
+peering CRD, which the replicas of ``airkube run --peering`` need. The schema is made
+structural as apiextensions.k8s.io/v1 requires: references inlined, optional fields'
+``anyOf [X, null]`` reduced to X, free-form objects marked
+``x-kubernetes-preserve-unknown-fields``, quantities ``x-kubernetes-int-or-string``. Scalar
+defaults are kept (the API server applies them); the output is sorted so that it only
+changes when the models do.
 """
 
 import json
@@ -221,6 +223,57 @@ def dagrun_crd() -> dict[str, Any]:
     )
 
 
+PEERING_GROUP = "kopf.dev"
+
+
+def peering_crd() -> dict[str, Any]:
+    """kopf's ``ClusterKopfPeering`` CRD, as kopf defines it (group ``kopf.dev``, cluster-wide,
+    the keep-alives in a free-form ``status``), so that it can stand beside a copy another
+    kopf-based operator installed. ``airkube run --peering NAME`` uses one such object."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"clusterkopfpeerings.{PEERING_GROUP}"},
+        "spec": {
+            "group": PEERING_GROUP,
+            "names": {
+                "kind": "ClusterKopfPeering",
+                "listKind": "ClusterKopfPeeringList",
+                "plural": "clusterkopfpeerings",
+                "singular": "clusterkopfpeering",
+            },
+            "scope": "Cluster",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": (
+                                "Operators built with kopf that share this object see each "
+                                "other: only the one of the highest priority works. airkube's "
+                                "replicas (airkube run --peering NAME) use it."
+                            ),
+                            "properties": {
+                                "status": {
+                                    "type": "object",
+                                    "description": (
+                                        "Each operator's keep-alive, by identity: priority, "
+                                        "lifetime (seconds) and lastseen."
+                                    ),
+                                    _PRESERVE: True,
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
 def render(crd: Mapping[str, Any]) -> str:
     """``crd`` as YAML, deterministically (sorted keys, no anchors)."""
     # A JSON round trip unshares the nodes the schema reuses, which YAML would alias.
@@ -235,6 +288,7 @@ def crd_files() -> dict[str, str]:
     return {
         f"{GROUP}_dags.yaml": render(dag_crd()),
         f"{GROUP}_dagruns.yaml": render(dagrun_crd()),
+        f"{PEERING_GROUP}_clusterkopfpeerings.yaml": render(peering_crd()),
     }
 
 

@@ -75,6 +75,34 @@ def version() -> None:
     type=click.IntRange(0, 65535),
     help="Port of GET /healthz (0: none).",
 )
+@click.option(
+    "--peering",
+    envvar="AIRKUBE_PEERING",
+    metavar="NAME",
+    help="Run as one of several replicas sharing the ClusterKopfPeering NAME (kopf peering): "
+    "only the active one works, the others stand by and take over when it stops. Needs a "
+    "PostgreSQL database shared by the replicas. Default: no peering (the only operator).",
+)
+@click.option(
+    "--peering-priority",
+    envvar="AIRKUBE_PEERING_PRIORITY",
+    default=0,
+    show_default=True,
+    type=click.IntRange(-1000, 1000),
+    help="A replica of a higher priority takes over at once (e.g. one run by hand to debug); "
+    "among equal ones, the one that started first stays active.",
+)
+@click.option(
+    "--peering-lifetime",
+    envvar="AIRKUBE_PEERING_LIFETIME",
+    default=15,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    metavar="SECONDS",
+    help="How long a replica that stopped without notice (killed, node lost) counts as "
+    "active after its last keep-alive; a standby takes over then. A clean stop hands over "
+    "at once.",
+)
 def run(
     kubeconfig: str | None,
     context: str | None,
@@ -83,12 +111,38 @@ def run(
     log_level: str,
     workers: int,
     health_port: int,
+    peering: str | None,
+    peering_priority: int,
+    peering_lifetime: int,
 ) -> None:
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
-    from airkube.controller.operator import run_operator
+    import re
+
+    from airkube.controller.operator import DemotedError, PeeringError, run_operator
     from airkube.controller.settings import OperatorSettings
+    from airkube.store.engine import parse_url
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
+
+    if peering:
+        if len(peering) > 253 or not re.fullmatch(
+            r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", peering
+        ):
+            fail(
+                f"--peering {peering!r} is not a valid object name: lowercase letters, digits, "
+                "'-' and '.', starting and ending with a letter or digit"
+            )
+        try:
+            backend = parse_url(db_url).get_backend_name()
+        except StoreError as e:
+            fail(str(e))
+        if backend == "sqlite":
+            fail(
+                "--peering needs a database the replicas share: a SQLite file cannot be "
+                "(each replica would keep its own history, and a run taken over would lose "
+                "the DAG version it follows); use --db-url postgresql://…, or run one "
+                "operator without --peering"
+            )
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -103,6 +157,9 @@ def run(
         log_level=log_level.upper(),
         workers=workers,
         health_port=health_port or None,
+        peering=peering or None,
+        peering_priority=peering_priority,
+        peering_lifetime=peering_lifetime,
     )
     try:
         store = Store.from_url(db_url)
@@ -110,7 +167,7 @@ def run(
         fail(str(e))
     try:
         run_operator(settings, store)
-    except KubeConfigError as e:
+    except (KubeConfigError, PeeringError, DemotedError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         pass

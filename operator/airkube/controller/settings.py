@@ -23,3 +23,13 @@ class OperatorSettings:
     status_budget: int = DEFAULT_STATUS_BUDGET - 32 * 1024
     """Bytes the task map of a run's status may take (the rest of the object fits in the
     remainder of 256 KiB)."""
+    peering: str | None = None
+    """Name of the ClusterKopfPeering the replicas share, of which only the active one works;
+    None: this operator runs alone (no peering)."""
+    peering_priority: int = 0
+    """A replica of a higher priority takes over at once; among equal ones the one that
+    started first stays active."""
+    peering_lifetime: int = 15
+    """Seconds a replica's keep-alive counts: a replica that stops without saying so (killed,
+    node lost) is taken over from this long after its last one. kopf sends keep-alives 5-10 s
+    before they lapse (every second below 7 s)."""
