@@ -17,6 +17,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .cluster import ROOT, Cluster, hack_var
+from .operator_process import OperatorProcess, others_stopped
+from .resources import TERMINAL, apply_dag, create_run, sim, state, task, tasks
+from .waiting import watch_run
 
 CHART = ROOT / "charts" / "airkube"
 
@@ -199,3 +202,109 @@ def test_watch_namespaces_install_grants_access_only_there(
     helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "60s")
     assert gone(lambda n: rbac.read_namespaced_role(n, other_namespace), role_name)
     assert gone(rbac.read_cluster_role, role_name)
+
+
+DOCUMENTED_VALUES = {
+    "defaults (SQLite on a claim, cluster-wide)": {},
+    "SQLite without a claim": {"database.sqlite.persistence.enabled": "false"},
+    "some namespaces only": {"watchNamespaces": "{NAMESPACE,OTHER}"},
+    "PostgreSQL URL": {
+        "database.type": "postgresql",
+        "database.postgresql.url": "postgresql://airkube:pw@postgres.invalid:5432/airkube",
+    },
+    "PostgreSQL Secret, two replicas peering": {
+        "database.type": "postgresql",
+        "database.postgresql.existingSecret": "airkube-db",
+        "replicaCount": "2",
+    },
+}
+
+
+@pytest.mark.parametrize("values", DOCUMENTED_VALUES.values(), ids=list(DOCUMENTED_VALUES))
+def test_each_documented_values_combination_passes_server_side_dry_run(
+    cluster: Cluster,
+    crds: None,
+    helm: Helm,
+    namespace: str,
+    other_namespace: str,
+    values: dict[str, str],
+) -> None:
+    """What `helm template` renders for each combination the chart README documents, as the
+    API server would admit it (the watched namespaces must exist: the test's two)."""
+    sets = [
+        arg
+        for key, value in values.items()
+        for arg in (
+            "--set",
+            f"{key}={value.replace('NAMESPACE', namespace).replace('OTHER', other_namespace)}",
+        )
+    ]
+    manifests = helm("template", "ak", str(CHART), "-n", namespace, *sets).stdout
+    cmd = [cluster.kubectl_bin, *cluster.kubectl_flags(), "apply", "--dry-run=server"]
+    proc = subprocess.run([*cmd, "-f", "-"], input=manifests, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    kinds = {line.split("/")[0] for line in proc.stdout.splitlines()}
+    assert "deployment.apps" in kinds, proc.stdout
+
+
+def finished(run: dict[str, object]) -> bool:
+    return state(run) in TERMINAL
+
+
+def service_account_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path) -> Path:
+    """A kubeconfig that authenticates as the ServiceAccount (a token it is issued)."""
+    raw = cluster.kubectl("config", "view", "--raw", "--minify", "--flatten").stdout
+    path.write_text(raw)
+    token = cluster.kubectl("create", "token", sa, "-n", namespace, "--duration", "1h").stdout
+    config = ["--kubeconfig", str(path)]
+    user = f"{sa}-token"
+    cluster.kubectl(*config, "config", "set-credentials", user, f"--token={token.strip()}")
+    cluster.kubectl(*config, "config", "set-context", "--current", f"--user={user}")
+    return path
+
+
+@pytest.mark.parametrize("mode", ["cluster-wide", "namespaced"])
+def test_the_operator_with_only_the_charts_rbac_runs_a_dag_to_success(
+    cluster: Cluster,
+    crds: None,
+    custom: client.CustomObjectsApi,
+    helm: Helm,
+    namespace: str,
+    other_namespace: str,
+    release: str,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """Outside the cluster (kwok runs no container), authenticated as the chart's
+    ServiceAccount: what the chart grants is enough to run a DAG."""
+    values = {"replicaCount": "0", "database.sqlite.persistence.enabled": "false"}
+    args: list[str] = []
+    if mode == "namespaced":
+        values["watchNamespaces"] = f"{{{other_namespace}}}"
+        args = ["--namespace", other_namespace]
+    install(helm, release, namespace, values)
+    kubeconfig = service_account_kubeconfig(
+        cluster, namespace, f"{release}-airkube", tmp_path / "kubeconfig"
+    )
+    as_chart = Cluster(str(kubeconfig), None, cluster.kubectl_bin, started_here=False)
+    operator = OperatorProcess(
+        as_chart, f"sqlite:///{tmp_path / 'airkube.db'}", tmp_path / "operator.log", args
+    )
+    apply_dag(
+        custom,
+        other_namespace,
+        "chart-rbac",
+        defaults={"podTemplate": sim(duration="200ms")},
+        tasks=[task("a", podTemplate=sim(output="from a")), task("b", "a")],
+    )
+    create_run(custom, other_namespace, "chart-rbac-1", "chart-rbac")
+    with others_stopped():
+        operator.start()
+        try:
+            run = watch_run(custom, other_namespace, "chart-rbac-1", finished, timeout=60)
+        finally:
+            operator.stop()
+    assert state(run) == "Succeeded", run.get("status")
+    assert tasks(run)["a"]["output"] == "from a"
+    log = operator.log_path.read_text()
+    assert "forbidden" not in log.lower(), operator.tail()

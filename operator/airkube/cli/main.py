@@ -12,9 +12,9 @@ import click
 from airkube import __version__
 from airkube.cli import runs
 from airkube.cli.common import (
-    api,
     context_option,
     current_namespace,
+    custom_api,
     dag_spec,
     db_option,
     fail,
@@ -203,7 +203,6 @@ def trigger(
     context: str | None,
 ) -> None:
     """Start a manual run of DAG."""
-    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     from airkube.api import GROUP, VERSION
@@ -214,7 +213,7 @@ def trigger(
     when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
     ns = namespace or current_namespace(kubeconfig, context)
     name = run_name or manual_run_name(dag, when)
-    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    custom = custom_api(kubeconfig, context)
     dag_body = read_dag(custom, ns, dag)
     dag_params = (dag_body.get("spec") or {}).get("params")
     values = {}
@@ -276,7 +275,6 @@ def backfill(
     Intervals that already have a run are skipped unless --rerun-failed or --rerun-all;
     the operator starts the runs within the DAG's maxActiveRuns, oldest first.
     """
-    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     from airkube.api import GROUP, VERSION, RunState
@@ -295,7 +293,7 @@ def backfill(
     start = parse_local_time(start_text, "--start")
     end = parse_local_time(end_text, "--end")
     ns = namespace or current_namespace(kubeconfig, context)
-    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    custom = custom_api(kubeconfig, context)
     spec = dag_spec(read_dag(custom, ns, dag))
     existing: dict[datetime, ExistingRun] = {}
     listed: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dagruns")
@@ -425,14 +423,13 @@ def render_task(
     context: str | None,
 ) -> None:
     """Show TASK's pod command, args and env as a run of DAG would render them (runs nothing)."""
-    from kubernetes import client
 
     from airkube.core.params import ParamsError, param_from_text
     from airkube.core.plan import RenderError
     from airkube.core.templates import render_task_preview
 
     ns = namespace or current_namespace(kubeconfig, context)
-    custom = client.CustomObjectsApi(api(kubeconfig, context))
+    custom = custom_api(kubeconfig, context)
     body = read_dag(custom, ns, dag)
     spec = dag_spec(body)
     overrides = {}
