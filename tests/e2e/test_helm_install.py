@@ -151,7 +151,7 @@ def test_default_install_runs_the_operator_with_cluster_wide_rbac_and_uninstalls
     assert can(cluster, sa, "patch", "dagruns.airkube.io", "--subresource=status", "-n", "default")
     assert can(cluster, sa, "watch", "dags.airkube.io", "--all-namespaces")
     assert can(cluster, sa, "watch", "namespaces")
-    assert can(cluster, sa, "update", "leases.coordination.k8s.io", "-n", namespace)
+    assert not can(cluster, sa, "update", "leases.coordination.k8s.io", "-n", namespace)
     assert not can(cluster, sa, "get", "secrets", "-n", namespace)
     assert not can(cluster, sa, "get", "secrets", "-n", "default")
 

@@ -5,7 +5,10 @@ replica needs.
 
 The replicas run with `--peering-lifetime 5`, the shortest allowed: kopf then sends a
 keep-alive every second, and a killed replica is taken over from 4-5 s after its death.
-The session's own operator (standalone, all namespaces) is stopped meanwhile.
+The session's own operator (standalone, all namespaces) is stopped meanwhile. The rules
+alone (standing, priority, write guard, the refused options) are unit tests:
+tests/unit/core/test_peering.py, tests/unit/controller/test_write_guard.py and
+tests/unit/cli/test_run_peering.py.
 """
 
 from __future__ import annotations
@@ -14,11 +17,9 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from sqlalchemy import create_engine, make_url, text
 
-from airkube.controller.operator import (
-    StandbyWriteError,
-    guard_writes,
-    peering_priority,
-    peers_of,
-    standing,
-)
 from airkube.store.engine import parse_url
 from airkube.store.repository import Store
 
@@ -344,110 +338,3 @@ def test_the_charts_rbac_is_all_a_peering_replica_needs(
         assert "Forbidden" not in replica.output()
     finally:
         run_helm("uninstall", release, "-n", namespace, "--wait", "--timeout", "60s")
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (
-            ["--peering", "ha", "--db-url", "sqlite:////tmp/airkube-peering-refused.db"],
-            "--peering needs a database the replicas share: a SQLite file cannot be",
-        ),
-        (
-            ["--peering", "Not_A_Name", "--db-url", "postgresql://x@localhost/db"],
-            "--peering 'Not_A_Name' is not a valid object name",
-        ),
-    ],
-)
-def test_peering_is_refused_with_a_clear_line(args: list[str], says: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "airkube.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 1
-    assert proc.stderr.startswith(f"airkube: {says}"), proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert not Path("/tmp/airkube-peering-refused.db").exists()  # refused before opening it
-
-
-# The rule itself, without a cluster --------------------------------------------------------
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def keepalive(priority: int, seen_ago: float, lifetime: int = LIFETIME) -> dict[str, Any]:
-    """A peer's entry as kopf writes it."""
-    seen = NOW - timedelta(seconds=seen_ago)
-    return {"priority": priority, "lifetime": lifetime, "lastseen": seen.isoformat()}
-
-
-@pytest.mark.parametrize(
-    ("entries", "active", "why"),
-    [
-        ({"me": keepalive(5, 1)}, True, "no live replica ranks above it"),
-        ({"me": keepalive(5, 1), "old": keepalive(9, 1)}, False, "old is the active replica"),
-        ({"me": keepalive(5, 1), "young": keepalive(1, 1)}, True, "no live replica"),
-        # kopf pauses both of two equal priorities: ours never are (seniority), but if so…
-        ({"me": keepalive(5, 1), "twin": keepalive(5, 1)}, False, "twin is the active"),
-        ({"me": keepalive(5, 1), "dead": keepalive(9, LIFETIME + 1)}, True, "no live replica"),
-        ({"old": keepalive(9, 1)}, False, "old is the active replica"),
-        ({}, False, "its own keep-alive is not in the peering object"),
-        ({"me": keepalive(5, LIFETIME + 1)}, False, "its own keep-alive has lapsed"),
-        # kopf's defaults for what a peer does not state: priority 0, lifetime 60 s.
-        ({"me": keepalive(-1, 1), "bare": {}}, False, "bare is the active replica"),
-        ({"me": keepalive(5, 1), "junk": "x", "bad": {"priority": "high"}}, True, "no live"),
-    ],
-)
-def test_standing_follows_kopfs_rule_and_needs_a_current_keepalive_of_its_own(
-    entries: dict[str, Any], active: bool, why: str
-) -> None:
-    mine = entries.get("me", {}).get("priority", 0)
-    got = standing(peers_of({"status": entries}, NOW), "me", mine, NOW)
-    assert got.active is active
-    assert got.why.startswith(why)
-
-
-def test_standing_rechecks_when_the_first_relevant_keepalive_lapses() -> None:
-    body = {"status": {"me": keepalive(5, 1), "old": keepalive(9, 3), "young": keepalive(1, 4)}}
-    got = standing(peers_of(body, NOW), "me", 5, NOW)
-    assert got.ahead is not None
-    assert got.ahead.identity == "old"
-    assert got.recheck == NOW + timedelta(seconds=LIFETIME - 3)  # old's, not young's
-    alone = standing(peers_of({"status": {"me": keepalive(5, 1)}}, NOW), "me", 5, NOW)
-    assert alone.recheck == NOW + timedelta(seconds=LIFETIME - 1)  # its own lapses then
-
-
-def test_priority_ranks_the_given_priority_first_then_the_earlier_start() -> None:
-    start = NOW.timestamp()
-    first = peering_priority(0, start, 99)
-    later = peering_priority(0, start + 0.001, 0)
-    assert first > later  # a replica started later stands by
-    assert peering_priority(0, start, 1) > peering_priority(0, start, 2)  # same instant
-    assert peering_priority(1, start + 10**6, 0) > peering_priority(0, start, 0)
-    assert peering_priority(0, start, 0) > peering_priority(-1, start - 10**6, 0)
-    year_2200 = datetime(2200, 1, 1, tzinfo=UTC).timestamp()
-    for p in (-1000, 1000):  # kept as int64 by the API server
-        assert abs(peering_priority(p, year_2200, 99)) < 2**63
-
-
-def test_the_write_guard_refuses_writes_of_a_standby_and_lets_reads_through() -> None:
-    sent: list[str] = []
-
-    class Rest:
-        def request(self, method: str, url: str, **_: Any) -> str:
-            sent.append(method)
-            return "ok"
-
-    api = client.ApiClient()
-    api.rest_client = Rest()
-    active = False
-    guard_writes(api, lambda: active)
-    assert api.rest_client.request("GET", "/api/v1/pods") == "ok"
-    for method in ("POST", "PATCH", "PUT", "DELETE"):
-        with pytest.raises(StandbyWriteError):
-            api.rest_client.request(method, "/api/v1/namespaces/x/pods")
-    active = True
-    assert api.rest_client.request("POST", "/api/v1/namespaces/x/pods") == "ok"
-    assert sent == ["GET", "POST"]

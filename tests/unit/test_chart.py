@@ -140,8 +140,6 @@ def test_defaults_render_deployment_service_account_cluster_rbac_and_pvc(helm: s
         "ClusterRoleBinding",
         "Deployment",
         "PersistentVolumeClaim",
-        "Role",  # leases, in the release namespace
-        "RoleBinding",
         "ServiceAccount",
     ]
     sa = only(objs, "ServiceAccount")
@@ -161,9 +159,9 @@ def test_defaults_render_deployment_service_account_cluster_rbac_and_pvc(helm: s
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
     ]
-    leases = only(objs, "Role")
-    assert leases["metadata"]["namespace"] == NAMESPACE
-    assert allows(leases["rules"], "coordination.k8s.io", "leases", "update")
+    # The replicas elect through kopf peering, never with Leases.
+    for verb in ("get", "create", "update"):
+        assert not allows(role["rules"], "coordination.k8s.io", "leases", verb), verb
 
     pvc = only(objs, "PersistentVolumeClaim")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
@@ -282,7 +280,8 @@ def test_watch_namespaces_get_roles_there_and_only_discovery_cluster_wide(helm: 
     objs = render(helm, {"watchNamespaces": ["team-a", "team-b", "team-a"]})
     roles = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "Role"}
     bindings = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding"}
-    assert set(roles) == {"team-a", "team-b", NAMESPACE}  # NAMESPACE: the leases Role
+    assert set(roles) == {"team-a", "team-b"}
+    assert set(bindings) == {"team-a", "team-b"}
     for ns in ("team-a", "team-b"):
         for need in OPERATOR_NEEDS:
             assert allows(roles[ns]["rules"], *need), (ns, need)

@@ -118,7 +118,8 @@ def run(
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
     import re
 
-    from airkube.controller.operator import DemotedError, PeeringError, run_operator
+    from airkube.controller.operator import run_operator
+    from airkube.controller.peering import DemotedError, PeeringError
     from airkube.controller.settings import OperatorSettings
     from airkube.store.engine import parse_url
     from airkube.store.errors import StoreError

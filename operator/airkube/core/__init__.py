@@ -27,4 +27,6 @@ Modules:
 - ``backfill``: the runs a backfill of a date range creates.
 - ``params``: param declarations, a run's param values, their checks and conversions.
 - ``templates``: Jinja2 (sandboxed, StrictUndefined) rendering of command, args and env.
+- ``peering``: which of several operator replicas is the active one (kopf peering's
+  keep-alives and priorities), and which requests a standby may send.
 """
