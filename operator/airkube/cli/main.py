@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from airkube import __version__
-from airkube.cli import runs
+from airkube.cli import dagfiles, runs
 from airkube.cli.common import (
     context_option,
     current_namespace,
@@ -540,6 +540,8 @@ def history(
 
 
 for command in (runs.get, runs.logs, runs.cancel, runs.clear):
+    main.add_command(command)
+for command in dagfiles.COMMANDS:
     main.add_command(command)
 
 
