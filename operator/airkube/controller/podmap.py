@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from airkube.core.observed import ObservedPod, PodPhase
 from airkube.core.pods import ANNOTATION_RUN, CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY
+from airkube.core.timestamps import parse_time
 
 
 def run_key(pod: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -27,14 +27,6 @@ def owner_uid(pod: Mapping[str, Any]) -> str | None:
         if ref.get("kind") == "DAGRun":
             return str(ref.get("uid"))
     return None
-
-
-def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:

@@ -32,6 +32,7 @@ from airkube.core.run import Run
 from airkube.core.spec_hash import spec_hash
 from airkube.core.status import compact_status, run_status
 from airkube.core.templates import run_renderer
+from airkube.core.timestamps import parse_time
 from airkube.core.timetables import QueuedRun, runs_allowed_to_start
 from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
@@ -40,7 +41,6 @@ from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
 from .informer import Informer, Key
-from .podmap import parse_time
 
 log = logging.getLogger(__name__)
 

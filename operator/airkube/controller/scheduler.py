@@ -17,12 +17,12 @@ from typing import Any
 from airkube.api import DAGSpec, DAGStatus, LastRun, RunState
 from airkube.api.dag import LastScheduledRun
 from airkube.core.patch import merge_patch
+from airkube.core.timestamps import parse_time
 from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
 from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 
 from .informer import Informer, Key
-from .podmap import parse_time
 
 log = logging.getLogger(__name__)
 

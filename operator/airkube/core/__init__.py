@@ -29,4 +29,6 @@ Modules:
 - ``templates``: Jinja2 (sandboxed, StrictUndefined) rendering of command, args and env.
 - ``peering``: which of several operator replicas is the active one (kopf peering's
   keep-alives and priorities), and which requests a standby may send.
+- ``clear``: which tasks a clear request (Airflow's clear) selects, and their new state.
+- ``timestamps``: reading the API server's timestamps.
 """

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airkube.core.timestamps import parse_time
+
 SENIORITY_SPAN = 10**15
 """kopf priorities of one --peering-priority differ by less than this (by start time)."""
 KOPF_ASSUMED_LIFETIME = 60
@@ -50,7 +52,7 @@ def peers_of(body: Mapping[str, Any] | None, now: datetime) -> list[Peer]:
         if not isinstance(info, Mapping):
             continue
         try:
-            seen = _parse_time(info.get("lastseen")) or now
+            seen = parse_time(info.get("lastseen")) or now
             lifetime = int(info.get("lifetime", KOPF_ASSUMED_LIFETIME))
             priority = int(info.get("priority", 0))
         except (TypeError, ValueError):
@@ -102,12 +104,3 @@ def is_write(method: str) -> bool:
     """Whether an HTTP request of ``method`` may change something (anything but
     GET/HEAD/OPTIONS): what a standby's write guard refuses."""
     return method.upper() not in READ_METHODS
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """A keep-alive's ``lastseen`` (ISO 8601, as kopf writes it); None when absent."""
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
