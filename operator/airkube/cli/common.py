@@ -14,6 +14,36 @@ import click
 from airkube.kube.client import KubeConfigError, KubeTarget, in_cluster
 
 
+class CommandGroup(click.Group):
+    """The ``airkube`` group: an unreachable or refusing API server is one line, never a
+    traceback, whichever command met it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError, MaxRetryError
+
+        from airkube.kube.apply import api_message
+
+        try:
+            return super().invoke(ctx)
+        except MaxRetryError as e:
+            host = f"{e.pool.scheme}://{e.pool.host}:{e.pool.port}" if e.pool else "the server"
+            fail(
+                f"cannot reach the Kubernetes API server at {host}: {_reason(e.reason)} "
+                "(is the cluster up? kubectl cluster-info)"
+            )
+        except HTTPError as e:
+            fail(f"talking to the Kubernetes API server: {_reason(e)}")
+        except ApiException as e:
+            fail(f"the Kubernetes API server answered {e.status}: {api_message(e)}")
+
+
+def _reason(error: object) -> str:
+    text = str(error)
+    # urllib3 nests "Failed to establish a new connection: [Errno 111] Connection refused".
+    return text.rsplit(": ", 1)[-1].rstrip("')\"") if ": " in text else text
+
+
 def fail(message: str) -> NoReturn:
     """One line saying what is wrong, and exit 1: no traceback for people's mistakes."""
     click.echo(f"airkube: {message}", err=True)

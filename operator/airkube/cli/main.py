@@ -12,6 +12,7 @@ import click
 from airkube import __version__
 from airkube.cli import dagfiles, runs
 from airkube.cli.common import (
+    CommandGroup,
     context_option,
     current_namespace,
     custom_api,
@@ -27,7 +28,7 @@ from airkube.cli.output import emit, output_option, print_table, state_text
 from airkube.kube.client import KubeConfigError, KubeTarget
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="airkube")
 def main() -> None:
     """airkube: Airflow-style DAGs on Kubernetes."""
@@ -206,8 +207,9 @@ def trigger(
     """Start a manual run of DAG."""
     from kubernetes.client.exceptions import ApiException
 
-    from airkube.api import GROUP, VERSION
+    from airkube.api import GROUP, VERSION, DagRef, DAGRunSpec, RunType
     from airkube.core.params import param_from_text, resolve_params
+    from airkube.core.run import dagrun_manifest
     from airkube.core.run_names import manual_run_name
     from airkube.kube.apply import api_message
 
@@ -224,18 +226,10 @@ def trigger(
     problems = resolve_params(dag_params, values).problems
     if problems:
         fail("; ".join(problems))
-    body: dict[str, Any] = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "DAGRun",
-        "metadata": {"name": name, "namespace": ns, "labels": {"airkube.io/dag": dag}},
-        "spec": {
-            "dagRef": {"name": dag},
-            "runType": "manual",
-            "logicalDate": when.isoformat(),
-        },
-    }
-    if values:
-        body["spec"]["params"] = values
+    spec = DAGRunSpec(
+        dag_ref=DagRef(name=dag), run_type=RunType.MANUAL, logical_date=when, params=values or None
+    )
+    body = dagrun_manifest(ns, name, spec)
     try:
         created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
     except ApiException as e:
@@ -280,6 +274,7 @@ def backfill(
 
     from airkube.api import GROUP, VERSION, RunState
     from airkube.core.backfill import BackfillError, BackfillMode, ExistingRun, backfill_intervals
+    from airkube.core.run import dagrun_manifest
     from airkube.kube.apply import api_message
 
     if rerun_failed and rerun_all:
@@ -344,12 +339,7 @@ def backfill(
                 if e.status != 404:
                     fail(f"deleting {run.replaces.name} to rerun it: {api_message(e)}")
             _wait_gone(custom, ns, run.replaces.name)
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "DAGRun",
-            "metadata": {"name": run.name, "namespace": ns, "labels": {"airkube.io/dag": dag}},
-            "spec": run.spec(dag).to_dict(),
-        }
+        body = dagrun_manifest(ns, run.name, run.spec(dag))
         try:
             custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
         except ApiException as e:

@@ -17,6 +17,7 @@ from typing import Any
 from airkube.api import DAGSpec, DAGStatus, LastRun, RunState
 from airkube.api.dag import LastScheduledRun
 from airkube.core.patch import merge_patch
+from airkube.core.run import dagrun_manifest
 from airkube.core.timestamps import parse_time
 from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
 from airkube.core.validation import check_dag
@@ -161,16 +162,7 @@ class Scheduler:
         return valid
 
     async def _create(self, namespace: str, dag: str, run: ScheduledRun) -> None:
-        body = {
-            "apiVersion": "airkube.io/v1alpha1",
-            "kind": "DAGRun",
-            "metadata": {
-                "name": run.name,
-                "namespace": namespace,
-                "labels": {"airkube.io/dag": dag},
-            },
-            "spec": run.spec(dag).to_dict(),
-        }
+        body = dagrun_manifest(namespace, run.name, run.spec(dag))
         created = await self.kube.create_resource("dagruns", namespace, body)
         if created:
             log.info(

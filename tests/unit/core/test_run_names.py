@@ -50,3 +50,23 @@ def test_long_dag_names_are_cut_with_a_hash_and_stay_valid(run_type: RunType) ->
 def test_a_naive_logical_date_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         scheduled_run_name("etl", datetime(2026, 1, 1))
+
+
+def test_a_new_dagrun_is_labelled_with_its_dag_even_when_the_name_is_long() -> None:
+    from airkube.api import DagRef, DAGRunSpec
+    from airkube.api.names import is_label_value
+    from airkube.core.run import dagrun_manifest
+
+    dag = "a-dag-with-a-name-much-longer-than-the-sixty-three-characters-of-a-label.daily"
+    body = dagrun_manifest("ns", "run-1", DAGRunSpec(dag_ref=DagRef(name=dag)))
+    label = body["metadata"]["labels"]["airkube.io/dag"]
+    assert is_label_value(label)
+    assert label.startswith("a-dag-with-a-name")
+    assert body["spec"]["dagRef"] == {"name": dag}
+    assert (body["apiVersion"], body["kind"], body["metadata"]["name"]) == (
+        "airkube.io/v1alpha1",
+        "DAGRun",
+        "run-1",
+    )
+    short = dagrun_manifest("ns", "run-2", DAGRunSpec(dag_ref=DagRef(name="etl")))
+    assert short["metadata"]["labels"] == {"airkube.io/dag": "etl"}
