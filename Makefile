@@ -50,9 +50,9 @@ test: lint $(STAMP) tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) tools
-	hack/cluster.sh up
-	$(BIN)/python bench/task_handoff.py
-	$(BIN)/python bench/schedule_latency.py
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	hack/build-tools.sh argo
+	$(BIN)/python bench/suite.py
 
 crds: $(STAMP)
 	$(BIN)/python -m airkube.api.crdgen crds

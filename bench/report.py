@@ -1,0 +1,587 @@
+"""The benchmark report: markdown and matplotlib plots from a results file of bench/suite.py.
+
+Usage: .venv/bin/python bench/report.py bench/results/<date>.json
+Writes bench/results/<date>.md and its PNGs, and bench/REPORT.md (a copy of the latest
+full run's report, with links fixed): what the README links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = ("ceiling", "airkube", "argo")
+LABELS = {"ceiling": "ceiling", "airkube": "airkube", "argo": "Argo"}
+COLORS = {"ceiling": "#888888", "airkube": "#1f77b4", "argo": "#ff7f0e"}
+
+# ---- profiles ----------------------------------------------------------------------------
+
+CATEGORIES = [
+    ("JSON encode/decode", ("/json/", "orjson")),
+    ("pydantic (models, validation)", ("/pydantic/", "pydantic_core")),
+    ("SQLAlchemy / SQLite", ("/sqlalchemy/", "sqlite3", "/airkube/store/")),
+    ("kopf (framework)", ("/kopf/",)),
+    (
+        "HTTP clients (aiohttp, urllib3, TLS)",
+        (
+            "/aiohttp/",
+            "/yarl/",
+            "/multidict/",
+            "/urllib3/",
+            "/ssl.py",
+            "/http/client.py",
+            "/socket.py",
+        ),
+    ),
+    ("worker threads (concurrent.futures, threading)", ("/concurrent/", "/threading.py")),
+    ("asyncio event loop", ("/asyncio/", "selectors.py")),
+    ("logging", ("/logging/",)),
+    ("kubernetes client", ("/kubernetes/",)),
+    ("planner (airkube.core)", ("/airkube/core/",)),
+    ("controller glue (airkube.controller)", ("/airkube/controller/",)),
+    ("kube I/O layer (airkube.kube)", ("/airkube/kube/",)),
+    ("api models (airkube.api)", ("/airkube/api/",)),
+]
+
+FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def _frames(stack: str) -> list[tuple[str, str]]:
+    out = []
+    for part in stack.split(";"):
+        m = FRAME.match(part.strip())
+        if m:
+            out.append((m["func"], m["file"]))
+    return out
+
+
+def _category(file: str) -> str:
+    file = "/" + file.lstrip("/")  # py-spy names files relative to sys.path
+    for name, needles in CATEGORIES:
+        if any(n in file for n in needles):
+            return name
+    return "other"
+
+
+def summarize_profile(raw: Path) -> dict[str, Any] | None:
+    """CPU samples of a py-spy raw (collapsed stacks) profile, by where the innermost frame
+    is (self time, by category) and by the innermost airkube function on the stack."""
+    if not raw.exists():
+        return None
+    by_cat: Counter[str] = Counter()
+    by_fn: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = _frames(stack)
+        if not frames:
+            continue
+        total += n
+        by_cat[_category(frames[-1][1])] += n
+        ours = [f for f in frames if "/airkube/" in "/" + f[1].lstrip("/")]
+        if ours:
+            func, file = ours[-1]
+            module = (
+                ("/" + file.lstrip("/"))
+                .split("/airkube/", 1)[1]
+                .removesuffix(".py")
+                .replace("/", ".")
+            )
+            name = f"airkube.{module}.{func}"
+            if name == "airkube.controller.operator.run_operator":
+                name += " (kopf and the event loop beneath it)"
+            by_fn[name] += n
+        else:
+            by_fn["(no airkube frame: " + _category(frames[-1][1]) + ")"] += n
+    if not total:
+        return None
+    return {
+        "samples": total,
+        "rate_hz": 100,
+        "self_by_category": [[k, round(100 * v / total, 1)] for k, v in by_cat.most_common()],
+        "by_airkube_function": [[k, round(100 * v / total, 1)] for k, v in by_fn.most_common(15)],
+    }
+
+
+# ---- figures -----------------------------------------------------------------------------
+
+
+def fmt(v: Any, digits: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return "—"
+    r = ours / theirs
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
+
+
+def get(results: dict[str, Any], key: str, system: str) -> dict[str, Any]:
+    return (results.get(key) or {}).get(system) or {}
+
+
+def note(r: dict[str, Any]) -> str:
+    """Why a figure is partial: an error, or a time limit reached."""
+    if not r:
+        return "not run"
+    if "error" in r:
+        return f"error: {r['error'][:120]}"
+    if r.get("timed_out"):
+        return (
+            f"stopped at its {r['limit_s']:.0f} s limit: {r['runs_finished']}/{r['runs']} runs "
+            f"finished, {r['pods_created']:,}/{r['pods_expected']:,} pods created"
+        )
+    if not r.get("completed"):
+        states = ", ".join(f"{n} {state}" for state, n in (r.get("run_states") or {}).items())
+        return f"did not succeed: runs finished {states}"
+    return ""
+
+
+def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table: one row per figure, with ours, the ceiling's, Argo's and the goal."""
+    res = doc["results"]
+    out: list[dict[str, Any]] = []
+
+    def add(
+        label: str,
+        key: str,
+        field: str,
+        unit: str,
+        better: str,
+        goal: str = "",
+        met: bool | None = None,
+        digits: int = 1,
+    ) -> None:
+        vals = {s: get(res, key, s).get(field) for s in SYSTEMS}
+        out.append(
+            {
+                "label": label,
+                "key": key,
+                "unit": unit,
+                "better": better,
+                "values": vals,
+                "goal": goal,
+                "met": met,
+                "digits": digits,
+            }
+        )
+
+    chain = get(res, "chain100", "airkube")
+    if chain or get(res, "chain100", "ceiling"):
+        p50, p99 = chain.get("step_p50_ms"), chain.get("step_p99_ms")
+        met50 = None if p50 is None else p50 <= 100
+        met99 = None if p99 is None else p99 <= 500
+        add("step latency p50", "chain100", "step_p50_ms", "ms", "lower", "<= 100 ms", met50)
+        add("step latency p99", "chain100", "step_p99_ms", "ms", "lower", "<= 500 ms", met99)
+        add("chain wall time", "chain100", "wall_s", "s", "lower")
+    for key, n in (("fanout1000", "1,000"), ("fanout5000", "5,000")):
+        ours = get(res, key, "airkube").get("pods_per_s")
+        ceil = get(res, key, "ceiling").get("pods_per_s")
+        argo = get(res, key, "argo").get("pods_per_s")
+        if ours is None and ceil is None:
+            continue
+        met = None
+        if ours and ceil:
+            met = ours >= 0.5 * ceil and (not argo or ours >= 2 * argo)
+        goal = ">= 50% of ceiling, >= 2x Argo"
+        add(f"fan-out {n}: pods created/s", key, "pods_per_s", "pods/s", "higher", goal, met)
+        add(f"fan-out {n}: wall time", key, "wall_s", "s", "lower")
+    ours = get(res, "concurrent", "airkube").get("runs_per_min")
+    argo = get(res, "concurrent", "argo").get("runs_per_min")
+    if ours is not None or get(res, "concurrent", "ceiling"):
+        met = None if not (ours and argo) else ours >= 2 * argo
+        label = "100 x 10-task runs"
+        add(f"{label}: runs finished/min", "concurrent", "runs_per_min", "runs/min", "higher",
+            ">= 2x Argo", met)  # fmt: skip
+        add(f"{label}: wall time", "concurrent", "wall_s", "s", "lower")
+    big = get(res, "big10000", "airkube")
+    if big or get(res, "big10000", "ceiling"):
+        done = big.get("completed")
+        add("10,000 tasks: completed", "big10000", "completed", "", "", "completes", done)
+        add("10,000 tasks: pods created/s", "big10000", "pods_per_s", "pods/s", "higher")
+        add("10,000 tasks: wall time", "big10000", "wall_s", "s", "lower")
+        add("10,000 tasks: run object size", "big10000", "run_object_bytes_max", "bytes", "lower")
+        rss = (big.get("process") or {}).get("rss_peak_mib")
+        out.append(
+            {
+                "label": "10,000 tasks: controller peak RSS",
+                "key": "big10000",
+                "unit": "MiB",
+                "better": "lower",
+                "values": {
+                    s: (get(res, "big10000", s).get("process") or {}).get("rss_peak_mib")
+                    for s in SYSTEMS
+                },
+                "goal": "<= 500 MiB",
+                "met": None if rss is None else rss <= 500,
+                "digits": 1,
+            }
+        )
+        out.append(
+            {
+                "label": "10,000 tasks: controller CPU",
+                "key": "big10000",
+                "unit": "s",
+                "better": "lower",
+                "values": {
+                    s: (get(res, "big10000", s).get("process") or {}).get("cpu_s") for s in SYSTEMS
+                },
+                "goal": "",
+                "met": None,
+                "digits": 1,
+            }
+        )
+    return out
+
+
+def table(doc: dict[str, Any]) -> str:
+    lines = [
+        "| figure | airkube | ceiling | Argo | airkube ÷ ceiling | airkube ÷ Argo | goal | met |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    res = doc["results"]
+    for row in rows(doc):
+        v = row["values"]
+        cells = []
+        for s in ("airkube", "ceiling", "argo"):
+            text = fmt(v[s], row["digits"])
+            r = get(res, row["key"], s)
+            if r and note(r) and "error" not in r and v[s] is not None:
+                text += "*"
+            elif not r:
+                text = "not run"
+            elif "error" in r:
+                text = "error"
+            cells.append(text)
+        numeric = row["unit"] not in ("",)
+        both = numeric and not isinstance(v["airkube"], bool)
+        r_ceil = ratio(v["airkube"], v["ceiling"]) if both else "—"
+        r_argo = ratio(v["airkube"], v["argo"]) if both else "—"
+        unit = f" ({row['unit']})" if row["unit"] else ""
+        met = {True: "yes", False: "**no**", None: ""}[row["met"]]
+        lines.append(
+            f"| {row['label']}{unit} | {cells[0]} | {cells[1]} | {cells[2]} | {r_ceil} | "
+            f"{r_argo} | {row['goal']} | {met} |"
+        )
+    notes = []
+    for key in res:
+        for s in SYSTEMS:
+            why = note(get(res, key, s))
+            if why and why != "not run":
+                notes.append(f"- `*` {key}, {LABELS[s]}: {why}")
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+# ---- plots -------------------------------------------------------------------------------
+
+
+def plots(doc: dict[str, Any], stem: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = doc["results"]
+    made: list[tuple[str, str]] = []
+
+    def save(fig: Any, name: str, caption: str) -> None:
+        path = stem.parent / f"{stem.name}-{name}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        made.append((path.name, caption))
+
+    if "chain100" in res:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        for s in SYSTEMS:
+            steps = sorted(get(res, "chain100", s).get("step_ms") or [])
+            if steps:
+                ys = [(i + 1) / len(steps) for i in range(len(steps))]
+                ax.step(steps, ys, where="post", label=LABELS[s], color=COLORS[s])
+        ax.set_xscale("log")
+        ax.set_xlabel("upstream pod Succeeded → downstream pod created (ms, log scale)")
+        ax.set_ylabel("fraction of steps")
+        ax.axvline(100, color="green", ls=":", lw=1, label="goal p50 100 ms")
+        ax.axvline(500, color="red", ls=":", lw=1, label="goal p99 500 ms")
+        ax.legend(fontsize=8)
+        ax.set_title("Chain of 100 tasks: step latency (CDF)")
+        save(fig, "step-latency", "Step latency along the 100-task chain, as a CDF.")
+
+    keys = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+        for ax, key in zip(axes[0], keys, strict=False):
+            for s in SYSTEMS:
+                pts = get(res, key, s).get("pods_curve") or []
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
+                            color=COLORS[s])  # fmt: skip
+            ax.set_title(doc["workloads"][key]["title"], fontsize=10)
+            ax.set_xlabel("seconds since the run was submitted")
+            ax.set_ylabel("pods created")
+            ax.legend(fontsize=8)
+        save(fig, "pods-created", "Pods created over time in the one-run workloads.")
+
+    keys = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+        for ax, key in zip(axes[0], keys, strict=False):
+            for s in SYSTEMS:
+                r = get(res, key, s)
+                pts = r.get("succeeded_curve") or []
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s],
+                            label=f"{LABELS[s]}: pods Succeeded")  # fmt: skip
+                pts = r.get("progress_curve") or []
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s], ls="--",
+                            label=f"{LABELS[s]}: done per its run status")  # fmt: skip
+            ax.set_title(doc["workloads"][key]["title"], fontsize=10)
+            ax.set_xlabel("seconds since the run was submitted")
+            ax.set_ylabel("tasks")
+            ax.legend(fontsize=7)
+        save(
+            fig,
+            "tasks-done",
+            "Tasks done over time: pods seen Succeeded (solid) and the tasks the run's own "
+            "status counts as done (dashed).",
+        )
+
+    if "concurrent" in res:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        for s in SYSTEMS:
+            pts = get(res, "concurrent", s).get("runs_curve") or []
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
+                        color=COLORS[s], marker=".")  # fmt: skip
+        ax.set_xlabel("seconds since the 100 runs were submitted")
+        ax.set_ylabel("runs finished")
+        ax.set_title("100 concurrent runs of a 10-task DAG")
+        ax.legend(fontsize=8)
+        save(fig, "runs-finished", "Runs finished over time, 100 concurrent 10-task runs.")
+
+    keys = [k for k in res if any(get(res, k, s).get("rss_series") for s in ("airkube", "argo"))]
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.2), squeeze=False)
+        for ax, key in zip(axes[0], keys, strict=False):
+            for s in ("airkube", "argo"):
+                pts = get(res, key, s).get("rss_series") or []
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
+                            color=COLORS[s])  # fmt: skip
+            ax.set_title(key, fontsize=9)
+            ax.set_xlabel("s")
+            ax.set_ylabel("RSS (MiB)")
+            ax.legend(fontsize=7)
+        save(fig, "rss", "Controller resident memory during each workload (sampled every 0.5 s).")
+    return made
+
+
+# ---- the report --------------------------------------------------------------------------
+
+
+def details(doc: dict[str, Any]) -> str:
+    res = doc["results"]
+    lines = [
+        "| workload | system | completed | runs | pods created | wall (s) | pods/s | runs/min "
+        "| first pod (s) | controller CPU (s) | CPU busy | peak RSS (MiB) | run object (bytes) "
+        "| note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for key in res:
+        for s in SYSTEMS:
+            r = get(res, key, s)
+            p = r.get("process") or {}
+            lines.append(
+                f"| {key} | {LABELS[s]} | {fmt(r.get('completed'))} | "
+                f"{fmt(r.get('runs_finished'))}/{fmt(r.get('runs'))} | "
+                f"{fmt(r.get('pods_created'))}/{fmt(r.get('pods_expected'))} | "
+                f"{fmt(r.get('wall_s'), 2)} | {fmt(r.get('pods_per_s'))} | "
+                f"{fmt(r.get('runs_per_min'))} | {fmt(r.get('first_pod_s'), 3)} | "
+                f"{fmt(p.get('cpu_s'))} | "
+                f"{fmt(p.get('busy_pct'))}{'%' if p.get('busy_pct') is not None else ''} | "
+                f"{fmt(p.get('rss_peak_mib'))} | "
+                f"{fmt(r.get('run_object_bytes_max'))} | {note(r)} |"
+            )
+    return "\n".join(lines)
+
+
+def goals_text(doc: dict[str, Any]) -> str:
+    out = []
+    for row in rows(doc):
+        if row["met"] is None:
+            continue
+        v = row["values"]["airkube"]
+        out.append(
+            f"- {row['label']}: {fmt(v, row['digits'])}{' ' + row['unit'] if row['unit'] else ''}"
+            f" against {row['goal']}: " + ("met" if row["met"] else "**missed**")
+        )
+    return "\n".join(out) or "- (no goal could be evaluated)"
+
+
+def profile_text(doc: dict[str, Any]) -> str:
+    profiles = doc.get("profiles") or {}
+    if not profiles:
+        return "Every goal was met, so nothing was profiled."
+    parts = []
+    for key, p in profiles.items():
+        summary = p.get("summary")
+        if not summary:
+            parts.append(f"### {key}\n\nNo profile: {p.get('error') or p.get('spy_stderr')}")
+            continue
+        lines = [
+            f"### {key}",
+            "",
+            f"py-spy sampled the operator at {summary['rate_hz']} Hz during a second run of "
+            f"`{key}` (not the measured one; wall time under the profiler "
+            f"{fmt(p.get('wall_s'), 2)} s, {fmt(p.get('pods_per_s'))} pods/s); "
+            f"{summary['samples']:,} samples of CPU time (idle threads excluded).",
+            "",
+            "| where the CPU goes (innermost frame) | share |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {v:.1f}% |" for k, v in summary["self_by_category"]]
+        lines += [
+            "",
+            "| innermost airkube function on the stack | share |",
+            "|---|---:|",
+        ]
+        lines += [f"| `{k}` | {v:.1f}% |" for k, v in summary["by_airkube_function"]]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+FINDINGS = ROOT / "bench/FINDINGS.md"
+
+
+def write_report(results_path: Path) -> Path:
+    doc = json.loads(results_path.read_text())
+    stem = results_path.with_suffix("")
+    images = plots(doc, stem)
+    m = doc["machine"]
+    text = [
+        f"# airkube benchmarks — {doc['date']}",
+        "",
+        f"`make bench` ({'quick sizes' if doc.get('quick') else 'full sizes'}): "
+        f"{doc['duration_s'] / 60:.1f} min on {m['cpus']} CPUs, {m['mem_gib']} GiB; "
+        f"load average before {doc['load_avg_before']}, after {doc['load_avg_after']} "
+        "(the machine is shared: other clusters and tests ran beside it). "
+        f"airkube {m['airkube_commit']}, Argo Workflows {m['argo_version']}, "
+        f"Kubernetes {m['kube_version']}, KWOK {m['kwok_version']}, Python {m['python']}. "
+        f"Raw figures: [{results_path.name}]({results_path.name}).",
+        "",
+        "## Results",
+        "",
+        "Ratios are airkube's figure divided by the other's: for rates (per second, per "
+        "minute) above 1 is better, for times and sizes below 1 is. `*` marks a figure "
+        "of a workload that did not succeed in full (a run failed, or a time limit was reached: "
+        "the notes under the table say which).",
+        "",
+        table(doc),
+        "",
+        "## Goals",
+        "",
+        goals_text(doc),
+        "",
+        "## Plots",
+        "",
+    ]
+    for name, caption in images:
+        text += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+    text += [
+        "## Details",
+        "",
+        details(doc),
+        "",
+        "## Where the time goes",
+        "",
+        profile_text(doc),
+        "",
+    ]
+    if FINDINGS.exists():
+        text += [FINDINGS.read_text().strip(), ""]
+    text += [METHOD]
+    report = stem.with_suffix(".md")
+    report.write_text("\n".join(text).rstrip() + "\n")
+    if not doc.get("quick"):
+        latest = "\n".join(text).rstrip() + "\n"
+        latest = re.sub(r"\]\(([^)/]+\.(?:png|json))\)", r"](results/\1)", latest)
+        (ROOT / "bench/REPORT.md").write_text(latest)
+    return report
+
+
+METHOD = """## Method
+
+- **Cluster**: a KWOK cluster of its own (`airkube-bench`, `hack/cluster.sh up --fresh`),
+  local processes: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, KWOK
+  with this repository's Stages (`hack/kwok/stages.yaml`). Every task's pod starts 100 ms
+  after it is bound and ends Succeeded 100 ms later (annotations
+  `sim.airkube.io/start-delay`, `sim.airkube.io/duration`), whichever system made it.
+- **Workloads** (`bench/workloads.py`): chain of 100 tasks; 1,000 and 5,000 independent
+  tasks in one run; 100 runs at once of a 10-task DAG (start → 8 in parallel → end); one
+  run of 10,000 independent tasks. Each system runs each workload in a fresh namespace
+  with a fresh controller process, one system at a time, workloads in that order.
+- **Clock**: every time is this harness's monotonic clock on receiving a watch event
+  (pods, run objects) — the same watch delay for every system. Step latency: upstream
+  pod seen `Succeeded` → downstream pod seen `ADDED`. Pods created per second: pods seen
+  `ADDED` ÷ the time from submitting the run(s) to the last pod seen. Wall time: from
+  submitting to the last run seen finished (airkube: DAGRun `status.state`; Argo:
+  Workflow `status.phase`; ceiling: its last pod seen `Succeeded`). Runs finished per
+  minute: runs ÷ that wall time. Run object size: bytes of the DAGRun / Workflow as a GET
+  returns it at the end. Controller CPU: user+system seconds from `/proc/<pid>/stat` over
+  the workload; peak RSS: `VmHWM` of `/proc/<pid>/status` (the process started fresh for
+  the workload).
+- **Ceiling**: this harness creating the same pods itself with a plain asyncio client
+  (aiohttp, 64 requests in flight), each as soon as its upstream pods are seen
+  `Succeeded`: no bookkeeping, no status writes. No controller can beat it.
+- **airkube**: `airkube run` as a process (`tests/e2e/operator_process.py`) on a new
+  SQLite database, watching the workload's namespace, with its default settings. The DAG
+  gets `maxActiveRuns`/`maxActiveTasks` as large as the workload (Argo has no such limit
+  by default) and `podGC: Never` (Argo keeps pods by default too); the DAG is created and
+  seen `Ready` before the clock starts.
+- **Argo Workflows**: `workflow-controller` built from `github.com/argoproj/argo-workflows/v4`
+  (`hack/build-tools.sh argo`), run as a local process in namespace `argo`
+  (`--namespaced --managed-namespace <workload namespace>`, `LEADER_ELECTION_DISABLE=true`),
+  with its CRDs (`manifests/base/crds/full`) and its shipped, empty
+  `workflow-controller-configmap`: all defaults (20 QPS, burst 30, 32 workflow workers).
+  Each run is a Workflow with a `dag` template running one container template.
+- **How Argo's pods complete without an executor**: Argo's pods have an `init` container
+  and a `wait` sidecar running `argoexec`, which reports outputs through
+  `WorkflowTaskResult`s. No container runs on KWOK. The controller (v4,
+  `workflow/controller/operator.go`, `taskresult.go`) marks a pod's node Succeeded from
+  the pod's phase; it holds a node back only while a WorkflowTaskResult for it says
+  `workflows.argoproj.io/report-outputs-completed: "false"`, or while the `wait`
+  container still runs. A node's `TaskResultSynced` starts true and turns false only when
+  such a result appears. Our Stages end all of a pod's containers, `wait` included, at the
+  instant the pod turns Succeeded, and no task result is ever written — so the nodes
+  complete, through the same Stages as every other pod (no Argo-specific Stage). This
+  spares Argo work rather than adds any: a real executor would create and then update one
+  WorkflowTaskResult per pod (two API writes, and two more workflow reconciliations per
+  pod), none of which happens here; the tasks have no outputs for those results to carry.
+- **Limits**: a system that does not finish a workload in its time limit is stopped and
+  its partial figures are reported as such (`*`). Argo gets a shorter limit on the
+  5,000- and 10,000-task runs (its 20 QPS alone make them take minutes each).
+- **Profiling**: where airkube misses a goal, the workload is run once more with
+  `py-spy record --nonblocking` on the operator; that run is not part of the figures.
+"""
+
+
+if __name__ == "__main__":
+    print(write_report(Path(sys.argv[1])))

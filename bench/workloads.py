@@ -1,0 +1,139 @@
+"""The benchmark workloads: DAG shapes, and each written for every system under test.
+
+Every task is the same simulated container (image busybox, command `true`) whose pod the
+local cluster's KWOK Stages start after 100 ms and end Succeeded 100 ms later
+(hack/kwok/stages.yaml: the sim.airkube.io/* annotations); the three systems' pods carry
+the same annotations, so KWOK treats them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SIM = {"sim.airkube.io/start-delay": "100ms", "sim.airkube.io/duration": "100ms"}
+IMAGE = "busybox"
+COMMAND = ["true"]
+
+Shape = list[tuple[str, list[str]]]
+"""(task name, the tasks it depends on), in an order where dependencies come first."""
+
+
+def chain(n: int) -> Shape:
+    names = [f"a{i:03d}" for i in range(n)]
+    return [(names[0], [])] + [(names[i], [names[i - 1]]) for i in range(1, n)]
+
+
+def fan_out(n: int) -> Shape:
+    width = len(str(n - 1))
+    return [(f"t{i:0{width}d}", []) for i in range(n)]
+
+
+def diamond(width: int) -> Shape:
+    """start -> `width` tasks in parallel -> end."""
+    middle = [f"m{i}" for i in range(width)]
+    return [("start", []), *[(m, ["start"]) for m in middle], ("end", middle)]
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    shape: Shape
+    runs: int
+    limit_s: float
+    """Longest wait for the runs to finish, per system (Argo may get less: see argo_limit_s)."""
+    argo_limit_s: float | None = None
+
+    @property
+    def tasks(self) -> int:
+        return len(self.shape)
+
+    @property
+    def pods(self) -> int:
+        return len(self.shape) * self.runs
+
+    def run_names(self) -> list[str]:
+        return [f"{self.key}-{i}" for i in range(self.runs)]
+
+
+# ---- airkube -----------------------------------------------------------------------------
+
+
+def airkube_dag(w: Workload) -> dict[str, Any]:
+    return {
+        "apiVersion": "airkube.io/v1alpha1",
+        "kind": "DAG",
+        "metadata": {"name": w.key},
+        "spec": {
+            # No limit of our own below the workload's: Argo has none by default either.
+            "maxActiveRuns": max(w.runs, 1),
+            "maxActiveTasks": w.tasks,
+            # Keep the pods, as Argo does by default (no podGC).
+            "podGC": {"strategy": "Never"},
+            "defaults": {"image": IMAGE, "podTemplate": {"metadata": {"annotations": SIM}}},
+            "tasks": [
+                {"name": name, "command": COMMAND, **({"dependsOn": deps} if deps else {})}
+                for name, deps in w.shape
+            ],
+        },
+    }
+
+
+def airkube_run(w: Workload, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "airkube.io/v1alpha1",
+        "kind": "DAGRun",
+        "metadata": {"name": name},
+        "spec": {"dagRef": {"name": w.key}},
+    }
+
+
+# ---- Argo Workflows ----------------------------------------------------------------------
+
+
+def argo_workflow(w: Workload, name: str) -> dict[str, Any]:
+    """The same DAG as an Argo Workflow: a dag template of tasks running one container
+    template (Argo's pods get its metadata, so the same KWOK annotations)."""
+    tasks = [
+        {"name": name, "template": "work", **({"dependencies": deps} if deps else {})}
+        for name, deps in w.shape
+    ]
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [
+                {"name": "main", "dag": {"tasks": tasks}},
+                {
+                    "name": "work",
+                    "metadata": {"annotations": SIM},
+                    "container": {"image": IMAGE, "command": COMMAND},
+                },
+            ],
+        },
+    }
+
+
+# ---- the ceiling -------------------------------------------------------------------------
+
+CEILING_RUN = "bench.airkube.io/run"
+CEILING_TASK = "bench.airkube.io/task"
+
+
+def ceiling_pod(run: str, task: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{run}-{task}",
+            "labels": {CEILING_RUN: run, CEILING_TASK: task},
+            "annotations": SIM,
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "task", "image": IMAGE, "command": COMMAND}],
+        },
+    }
