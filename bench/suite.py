@@ -371,6 +371,7 @@ async def main_async(args: argparse.Namespace) -> Path:
         workloads = [quick(w) for w in workloads]
     cluster = Cluster(args.cluster)
     if not args.reuse_cluster:
+        cluster.sh("down")  # an empty cluster: `up --fresh` would reuse one that answers
         cluster.sh("up", "--fresh", "--no-switch")
     work = Path(tempfile.mkdtemp(prefix="airkube-bench-"))
     kube = AsyncKube(cluster.context)
