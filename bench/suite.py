@@ -66,7 +66,7 @@ WORKLOADS = [
 
 def quick(w: Workload) -> Workload:
     """A small version of a workload, to try the harness."""
-    n = {"chain100": 10, "fanout1000": 50, "fanout5000": 100, "big10000": 200}.get(w.key)
+    n = {"chain100": 10, "fanout1000": 50, "fanout5000": 100, "big10000": 250}.get(w.key)
     shape = chain(n) if w.key == "chain100" else fan_out(n) if n else w.shape
     return replace(w, shape=shape, runs=min(w.runs, 5), limit_s=120, argo_limit_s=60)
 
@@ -123,9 +123,26 @@ async def run_one(kube: AsyncKube, system: System, w: Workload) -> dict[str, Any
         "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
     )
     await wait_namespace(kube, ns)
-    await system.start(ns, w)
-    await system.prepare(ns, w)
+    try:
+        await system.start(ns, w)
+        await system.prepare(ns, w)
+        result = await measure(kube, system, w, ns, limit)
+    finally:
+        log = system.log_path()
+        await system.stop()
+        if log is not None and log.exists():
+            keep = ROOT / "bench/results/logs"
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, keep / f"{system.name}-{w.key}.log")
+        cleanup = await delete_namespace(kube, ns)
+    result["cleanup_s"] = round(cleanup, 1)
+    return result
 
+
+async def measure(
+    kube: AsyncKube, system: System, w: Workload, ns: str, limit: float
+) -> dict[str, Any]:
+    """Submit the workload's runs and watch them until they finish or the limit is up."""
     added: dict[tuple[str, str], float] = {}
     succeeded: dict[tuple[str, str], float] = {}
     failed: set[tuple[str, str]] = set()
@@ -176,56 +193,54 @@ async def run_one(kube: AsyncKube, system: System, w: Workload) -> dict[str, Any
 
     async def sample(t0: float) -> None:
         while pid:
-            _, rss, _ = proc_stats(pid)
+            try:
+                _, rss, _ = proc_stats(pid)
+            except OSError:  # the process is gone
+                return
             samples.append([round(time.monotonic() - t0, 3), round(rss, 1)])
             await asyncio.sleep(0.5)
 
-    watchers = []
-    for watcher in (pods, runs) if system.runs_resource else (pods,):
-        opened = asyncio.Event()
-        watchers.append(asyncio.ensure_future(watcher(opened)))
-        await asyncio.wait_for(opened.wait(), 30)
-
-    cpu0 = proc_stats(pid)[0] if pid else 0.0
-    t0 = time.monotonic()
-    sampler = asyncio.ensure_future(sample(t0))
-    await system.submit(ns, w)
-    submitted = time.monotonic() - t0
-    timed_out = False
+    watchers: list[asyncio.Future[None]] = []
+    sampler: asyncio.Future[None] | None = None
     try:
-        await asyncio.wait_for(all_done.wait(), limit)
-    except TimeoutError:
-        timed_out = True
-    elapsed = time.monotonic() - t0
-    process: dict[str, Any] | None = None
-    if pid:
-        cpu1, _, hwm = proc_stats(pid)
-        process = {
-            "cpu_s": round(cpu1 - cpu0, 2),
-            "rss_peak_mib": round(hwm, 1),
-            "busy_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
-        }
-    sampler.cancel()
-    sizes: list[int] = []
-    if system.runs_resource:
-        group = "airkube.io" if system.name == "airkube" else "argoproj.io"
-        for run in w.run_names():
-            try:
-                _, size = await kube.get_size(
-                    f"/apis/{group}/v1alpha1/namespaces/{ns}/{system.runs_resource}/{run}"
-                )
-                sizes.append(size)
-            except ApiError:
-                pass
-    for task in watchers:
-        task.cancel()
-    log = system.log_path()
-    await system.stop()
-    if log is not None:
-        keep = ROOT / "bench/results/logs"
-        keep.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, keep / f"{system.name}-{w.key}.log")
-    cleanup = await delete_namespace(kube, ns)
+        for watcher in (pods, runs) if system.runs_resource else (pods,):
+            opened = asyncio.Event()
+            watchers.append(asyncio.ensure_future(watcher(opened)))
+            await asyncio.wait_for(opened.wait(), 30)
+
+        cpu0 = proc_stats(pid)[0] if pid else 0.0
+        t0 = time.monotonic()
+        sampler = asyncio.ensure_future(sample(t0))
+        await system.submit(ns, w)
+        submitted = time.monotonic() - t0
+        timed_out = False
+        try:
+            await asyncio.wait_for(all_done.wait(), limit)
+        except TimeoutError:
+            timed_out = True
+        elapsed = time.monotonic() - t0
+        process: dict[str, Any] | None = None
+        if pid:
+            cpu1, _, hwm = proc_stats(pid)
+            process = {
+                "cpu_s": round(cpu1 - cpu0, 2),
+                "rss_peak_mib": round(hwm, 1),
+                "busy_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
+            }
+        sizes: list[int] = []
+        if system.runs_resource:
+            group = "airkube.io" if system.name == "airkube" else "argoproj.io"
+            for run in w.run_names():
+                try:
+                    _, size = await kube.get_size(
+                        f"/apis/{group}/v1alpha1/namespaces/{ns}/{system.runs_resource}/{run}"
+                    )
+                    sizes.append(size)
+                except ApiError:
+                    pass
+    finally:
+        for task in [*watchers, *([sampler] if sampler else [])]:
+            task.cancel()
 
     rel_added = [t - t0 for t in added.values()]
     ends = [t - t0 for t, _ in finished.values()]
@@ -258,7 +273,6 @@ async def run_one(kube: AsyncKube, system: System, w: Workload) -> dict[str, Any
             :: max(1, len(progress) // 300)
         ],
         "runs_curve": curve(ends, 100),
-        "cleanup_s": round(cleanup, 1),
         "errors": getattr(system, "errors", [])[:5],
     }
     if w.key.startswith("chain"):
@@ -395,7 +409,6 @@ async def main_async(args: argparse.Namespace) -> Path:
                     r = await run_one(kube, s, w)
                 except Exception as e:  # recorded, and the benchmark goes on
                     r = {"error": f"{type(e).__name__}: {e}"}
-                    await s.stop()
                 results[w.key][s.name] = r
                 print(f"bench:   {summary_line(r)}", flush=True)
         airkube = next((s for s in systems if isinstance(s, Airkube)), None)

@@ -91,14 +91,22 @@ def airkube_run(w: Workload, name: str) -> dict[str, Any]:
 
 # ---- Argo Workflows ----------------------------------------------------------------------
 
+ARGO_MAX_DAG_TASKS = 200
+"""maxItems of spec.templates[].dag.tasks in Argo's (full) Workflow CRD."""
+
 
 def argo_workflow(w: Workload, name: str) -> dict[str, Any]:
     """The same DAG as an Argo Workflow: a dag template of tasks running one container
     template (Argo's pods get its metadata, so the same KWOK annotations)."""
-    tasks = [
-        {"name": name, "template": "work", **({"dependencies": deps} if deps else {})}
-        for name, deps in w.shape
-    ]
+    if len(w.shape) > ARGO_MAX_DAG_TASKS and not any(deps for _, deps in w.shape):
+        # Its CRD allows at most 200 tasks in a dag template; a fan-out is written as Argo
+        # users write it: one task over a sequence, which Argo expands to that many nodes.
+        tasks = [{"name": "t", "template": "work", "withSequence": {"count": str(w.tasks)}}]
+    else:
+        tasks = [
+            {"name": name, "template": "work", **({"dependencies": deps} if deps else {})}
+            for name, deps in w.shape
+        ]
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
