@@ -13,7 +13,6 @@ tests/unit/cli/test_run_peering.py.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -30,14 +29,13 @@ from sqlalchemy import create_engine, make_url, text
 
 from airkube.store.engine import parse_url
 from airkube.store.repository import Store
+from postgres_server import postgres_server
 
 from .cluster import ROOT, Cluster, hack_var
 from .operator_process import OperatorProcess, others_stopped
 from .resources import TERMINAL, apply_dag, create_run, sim, state, task, tasks
 from .waiting import watch_run
 
-POSTGRES_SH = ROOT / "hack" / "postgres.sh"
-NO_POSTGRES_BINARIES = 3  # hack/postgres.sh's exit status when PostgreSQL is not installed
 LIFETIME = 5
 PEERING = ("kopf.dev", "v1", "clusterkopfpeerings")
 CHART = ROOT / "charts" / "airkube"
@@ -48,34 +46,10 @@ Replicas = Callable[..., OperatorProcess]
 # PostgreSQL, as the store tests get it -------------------------------------------------
 
 
-def _postgres_sh(command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(POSTGRES_SH), command], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 @pytest.fixture(scope="module")
 def pg_server() -> Iterator[str]:
-    """``AIRKUBE_TEST_PG_URL``, else the throwaway server of hack/postgres.sh (stopped
-    afterwards when started here, unless ``AIRKUBE_KEEP_PG``); skipped without PostgreSQL
-    binaries, except in CI."""
-    given = os.environ.get("AIRKUBE_TEST_PG_URL")
-    if given:
-        yield given
-        return
-    started_here = _postgres_sh("status").returncode != 0
-    if started_here:
-        up = _postgres_sh("up")
-        if up.returncode == NO_POSTGRES_BINARIES and not os.environ.get("CI"):
-            pytest.skip(f"peering needs PostgreSQL: {up.stderr.strip()}")
-        if up.returncode != 0:
-            reason = up.stderr.strip().splitlines()[-1] if up.stderr.strip() else "no output"
-            pytest.fail(f"hack/postgres.sh up failed: {reason}", pytrace=False)
-    try:
-        yield _postgres_sh("url").stdout.strip()
-    finally:
-        if started_here and not os.environ.get("AIRKUBE_KEEP_PG"):
-            _postgres_sh("down")
+    with postgres_server("peering needs PostgreSQL") as url:
+        yield url
 
 
 @pytest.fixture

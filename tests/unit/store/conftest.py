@@ -10,9 +10,7 @@ variants are skipped, unless ``CI`` is set: CI must test PostgreSQL for real.
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,40 +19,16 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from airkube.store import Store
 from airkube.store.engine import parse_url
+from postgres_server import postgres_server
 
-ROOT = Path(__file__).resolve().parents[3]
-POSTGRES_SH = ROOT / "hack" / "postgres.sh"
-NO_BINARIES = 3  # hack/postgres.sh's exit status when PostgreSQL is not installed
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _script(command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(POSTGRES_SH), command], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """The URL of a PostgreSQL database the tests may create schemas in."""
-    given = os.environ.get("AIRKUBE_TEST_PG_URL")
-    if given:
-        yield given
-        return
-    started_here = _script("status").returncode != 0
-    if started_here:
-        up = _script("up")
-        if up.returncode == NO_BINARIES and not os.environ.get("CI"):
-            pytest.skip(f"PostgreSQL variant skipped: {up.stderr.strip()}")
-        if up.returncode != 0:
-            reason = up.stderr.strip().splitlines()[-1] if up.stderr.strip() else "no output"
-            pytest.fail(f"hack/postgres.sh up failed: {reason}", pytrace=False)
-    url = _script("url").stdout.strip()
-    try:
+    with postgres_server("PostgreSQL variant skipped") as url:
         yield url
-    finally:
-        if started_here and not os.environ.get("AIRKUBE_KEEP_PG"):
-            _script("down")
 
 
 @pytest.fixture(scope="session")
