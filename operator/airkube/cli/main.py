@@ -414,7 +414,6 @@ def render_task(
     context: str | None,
 ) -> None:
     """Show TASK's pod command, args and env as a run of DAG would render them (runs nothing)."""
-
     from airkube.core.params import ParamsError, param_from_text
     from airkube.core.plan import RenderError
     from airkube.core.templates import render_task_preview
