@@ -107,6 +107,13 @@ async def wait_namespace(kube: AsyncKube, ns: str) -> None:
 
 async def delete_namespace(kube: AsyncKube, ns: str, timeout: float = 600) -> float:
     t0 = time.monotonic()
+    # Pods first, at once (grace period 0): the namespace controller deletes them gracefully,
+    # each through KWOK, which takes minutes for thousands of pods.
+    await kube.request(
+        "DELETE",
+        f"/api/v1/namespaces/{ns}/pods",
+        {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0},
+    )
     await kube.delete(f"/api/v1/namespaces/{ns}")
     while await kube.exists(f"/api/v1/namespaces/{ns}"):
         if time.monotonic() - t0 > timeout:
