@@ -13,7 +13,8 @@
 #           pods before it gets to new ones). --no-switch leaves the kubeconfig's
 #           current context alone.
 #   down    delete the cluster and its context from the kubeconfig
-#   status  exit 0 when the cluster answers and its node is Ready
+#   status  exit 0 when the cluster answers, its node is Ready and it was made from the
+#           current hack/kwok configs
 #   env     print the PATH export that puts the pinned kubectl, helm, kwokctl first
 #
 # The kubeconfig is the default one (~/.kube/config, or $KUBECONFIG); the
@@ -40,8 +41,23 @@ node_ready() {
   kctl wait --for=condition=Ready node/kwok-node-0 --timeout="${1:-0s}" >/dev/null 2>&1
 }
 
+# What a cluster is made from (Stages, kwokctl settings, logs): recorded when it is
+# created, so `status` can tell a cluster made from older configs (the tests then start
+# one of their own rather than reuse it).
+fingerprint() {
+  cat "$HACK/kwok/kwokctl.yaml" "$HACK/kwok/stages.yaml" "$HACK/kwok/node.yaml" \
+    "$HACK/kwok/logs.yaml" "$HACK/kwok/task.log" | sha256sum | cut -c1-16
+}
+FINGERPRINT_FILE="$KWOK_WORKDIR/clusters/$NAME/airkube-fingerprint"
+
+current() {
+  [[ "$(cat "$FINGERPRINT_FILE" 2>/dev/null)" == "$(fingerprint)" ]]
+}
+
 exists() {
-  kwokctl get clusters 2>/dev/null | grep -qx "$NAME"
+  # kwokctl's own state, read directly: `kwokctl get clusters` can miss a cluster while
+  # another kwokctl creates or deletes one beside it.
+  [[ -f "$KWOK_WORKDIR/clusters/$NAME/kwok.yaml" ]]
 }
 
 # Restarts a stopped cluster with its objects. kwok v0.8.0 cannot take over the
@@ -111,7 +127,9 @@ up() {
       --config "$logs_dir/logs.yaml" \
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
+    fingerprint >"$FINGERPRINT_FILE"
   fi
+  current || echo "cluster: $NAME was made from older hack/kwok configs; to refresh it: hack/cluster.sh down; hack/cluster.sh up"
   if $switch; then
     kubectl config use-context "$CONTEXT" >/dev/null
   elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]]; then
@@ -138,7 +156,10 @@ down() {
 case "${1:-}" in
   up) shift; up "$@" ;;
   down) down ;;
-  status) healthy && node_ready 0s && echo "cluster: $NAME is up (context $CONTEXT)" || die "$NAME is not running: hack/cluster.sh up" ;;
+  status)
+    healthy && node_ready 0s || die "$NAME is not running: hack/cluster.sh up"
+    current || die "$NAME runs but was made from older hack/kwok configs: hack/cluster.sh down; hack/cluster.sh up"
+    echo "cluster: $NAME is up (context $CONTEXT)" ;;
   env) echo "export PATH=\"$AIRKUBE_PATH_DIR:\$PATH\"" ;;
   *) die "usage: hack/cluster.sh up [--fresh] [--no-switch]|down|status|env" ;;
 esac

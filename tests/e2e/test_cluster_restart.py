@@ -102,3 +102,15 @@ def test_killed_cluster_restarts_and_runs_new_pods_at_once(
     assert run_pod(core, "after", "second") == "Succeeded"
     # Before the workaround the pod stayed Pending for good; 30 s is far beyond a healthy restart.
     assert time.monotonic() - started < 30
+
+
+def test_status_tells_a_cluster_made_from_older_configs(second_cluster: client.CoreV1Api) -> None:
+    assert "is up" in cluster_sh("status").stdout
+    stamp = Path(hack_var("AIRKUBE_CACHE")) / "kwok" / "clusters" / NAME / "airkube-fingerprint"
+    stamp.write_text("0000000000000000\n")  # as if hack/kwok/ had changed since
+    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": NAME}
+    proc = subprocess.run(
+        [HACK / "cluster.sh", "status"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 1
+    assert "made from older hack/kwok configs" in proc.stderr
