@@ -405,3 +405,29 @@ def test_a_dag_deleted_and_created_again_is_validated_again(
     second = wait_dag(custom, namespace, "phoenix", ready)
     assert second["metadata"]["uid"] != first["metadata"]["uid"]
     assert second["status"]["dagVersion"] != first["status"]["dagVersion"]
+
+
+def test_a_wide_fan_out_with_many_pods_alive_at_once_succeeds(
+    operator: OperatorProcess,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    """More pods alive at once than any internal worker bound: none may be lost because
+    the operator's pod watch fell behind (kopf's worker_limit once blocked it)."""
+    width = 150
+    apply_dag(
+        custom,
+        namespace,
+        "wide",
+        maxActiveTasks=width,
+        defaults={"podTemplate": sim(duration="3s")},
+        tasks=[task("start", podTemplate=sim(duration="100ms"))]
+        + [task(f"part-{i}", "start") for i in range(width)],
+    )
+    create_run(custom, namespace, "wide-1", "wide")
+    run = watch_run(custom, namespace, "wide-1", finished, timeout=90)
+    states = {t["state"] for t in tasks(run).values()}
+    lost = [n for n, t in tasks(run).items() if t.get("reason") == "PodLost"]
+    assert state(run) == "Succeeded", (run["status"].get("message"), lost[:5])
+    assert states == {"Succeeded"}
+    assert all(t["tryNumber"] == 1 for t in tasks(run).values())
