@@ -8,8 +8,8 @@ ETCD_VERSION="${AIRKUBE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${AIRKUBE_KWOK_VERSION:-v0.8.0}"     # kwok and kwokctl
 HELM_VERSION="${AIRKUBE_HELM_VERSION:-v3.21.4}"
 # Argo Workflows' workflow-controller: the baseline of `make bench` only (never built by
-# `make tools`/`make test`). v4.1.x is not on the module proxy; v4.0.7 is its newest v4.
-ARGO_VERSION="${AIRKUBE_ARGO_VERSION:-v4.0.7}"
+# `make tools`/`make test`). v4.1.4 is the newest v4.1 on the module proxy.
+ARGO_VERSION="${AIRKUBE_ARGO_VERSION:-v4.1.4}"
 
 AIRKUBE_CACHE="${AIRKUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airkube}"
 AIRKUBE_BIN="$AIRKUBE_CACHE/bin"
