@@ -8,6 +8,7 @@ Deletion of a pod that is already gone counts as done too.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -157,10 +158,7 @@ class Kube:
         """Post an events.k8s.io/v1 Event about ``involved`` (best effort: never fails a pass)."""
         meta = involved["metadata"]
         event = client.EventsV1Event(
-            # Named as client-go's recorder names events: <object>.<unix nanoseconds, hex>.
-            metadata=client.V1ObjectMeta(
-                name=f"{meta['name'][:236]}.{int(now.timestamp() * 1e9):x}"
-            ),
+            metadata=client.V1ObjectMeta(name=event_name(meta["name"], now, reason, note)),
             event_time=now,
             reporting_controller="airkube.io/operator",
             reporting_instance="airkube-operator",
@@ -180,6 +178,13 @@ class Kube:
             await self._write(self.events.create_namespaced_event, meta["namespace"], event)
         except ApiException as e:
             log.warning("could not post event %s on %s: %s", reason, meta["name"], api_message(e))
+
+
+def event_name(involved: str, now: datetime, reason: str, note: str) -> str:
+    """<object>.<unix nanoseconds, hex>, as client-go's recorder names events, and a hash
+    of what it says: one pass posts several events at the same (injected) time."""
+    digest = hashlib.sha256(f"{reason}\0{note}".encode()).hexdigest()[:8]
+    return f"{involved[:226]}.{int(now.timestamp() * 1e9):x}{digest}"
 
 
 def api_message(e: ApiException) -> str:
