@@ -1,12 +1,12 @@
 """The task graph of a DAG: upstream and downstream tasks, a topological order, the leaves
 and the cycles."""
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
 from airkube.api.dag import DAGSpec
+from airkube.core.memo import IdentityCache
 
 
 class GraphError(ValueError):
@@ -52,23 +52,8 @@ class Graph:
         )
 
 
-_CACHE_SIZE = 32
-_cache: OrderedDict[int, tuple[DAGSpec, Graph]] = OrderedDict()
-
-
-def graph_of(spec: DAGSpec) -> Graph:
-    """``Graph.from_spec(spec)``, remembered for the last few specs (by identity: specs are
-    immutable, and the cache keeps them alive so that an id is never reused meanwhile)."""
-    key = id(spec)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] is spec:
-        _cache.move_to_end(key)
-        return hit[1]
-    graph = Graph.from_spec(spec)
-    _cache[key] = (spec, graph)
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
-    return graph
+graph_of: IdentityCache[DAGSpec, Graph] = IdentityCache(Graph.from_spec)
+"""``Graph.from_spec(spec)``, remembered for the last few specs."""
 
 
 def find_cycles(upstream: Mapping[str, Sequence[str]]) -> list[list[str]]:

@@ -40,6 +40,7 @@ from airkube.core.actions import (
 )
 from airkube.core.clear import ClearError, clear_selection, cleared
 from airkube.core.graph import Graph, graph_of
+from airkube.core.memo import IdentityCache
 from airkube.core.observed import ObservedPod, PodPhase
 from airkube.core.pods import build_pod
 from airkube.core.resolve import ResolvedTask, resolve_task
@@ -176,6 +177,10 @@ def _truncate_utf8(text: str | None, limit: int) -> str | None:
     return data[:limit].decode(errors="ignore")
 
 
+_resolved_tasks: IdentityCache[DAGSpec, dict[str, ResolvedTask]] = IdentityCache(lambda _: {})
+"""A pinned spec's tasks as resolved so far: every pass of a run asks again (the timeout of
+each running task, say), and resolving merges pod templates."""
+
 _MESSAGE_MAX_BYTES = 4096
 _NOT_STARTED = TaskStatus()
 
@@ -193,7 +198,6 @@ class _Pass:
     states: dict[str, TaskStatus] = field(init=False)
     pods: dict[str, dict[int, ObservedPod]] = field(init=False)
     stray_pods: list[ObservedPod] = field(init=False)
-    resolved: dict[str, ResolvedTask] = field(init=False, default_factory=dict)
     deletes: dict[str, DeletePod] = field(init=False, default_factory=dict)
     creates: list[CreatePod] = field(init=False, default_factory=list)
     events: list[Event] = field(init=False, default_factory=list)
@@ -295,9 +299,10 @@ class _Pass:
     # -- observing pods --------------------------------------------------------------------
 
     def _task(self, name: str) -> ResolvedTask:
-        if name not in self.resolved:
-            self.resolved[name] = resolve_task(self.dag, self._tasks_by_name[name])
-        return self.resolved[name]
+        resolved = _resolved_tasks(self.dag)
+        if name not in resolved:
+            resolved[name] = resolve_task(self.dag, self._tasks_by_name[name])
+        return resolved[name]
 
     def _observe(self, name: str) -> None:
         status = self.states[name]
