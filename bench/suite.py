@@ -151,6 +151,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Submit the workload's runs and watch them until they finish or the limit is up."""
     added: dict[tuple[str, str], float] = {}
+    scheduled: dict[tuple[str, str], float] = {}
     succeeded: dict[tuple[str, str], float] = {}
     failed: set[tuple[str, str]] = set()
     finished: dict[str, tuple[float, str]] = {}
@@ -177,6 +178,8 @@ async def measure(
             key = system.task_of(pod)
             if key is not None and kind != "DELETED":
                 added.setdefault(key, t)
+                if (pod.get("spec") or {}).get("nodeName"):
+                    scheduled.setdefault(key, t)
                 phase = (pod.get("status") or {}).get("phase")
                 if phase == "Succeeded":
                     succeeded.setdefault(key, t)
@@ -201,10 +204,10 @@ async def measure(
     async def sample(t0: float) -> None:
         while pid:
             try:
-                _, rss, _ = proc_stats(pid)
+                cpu, rss, _ = proc_stats(pid)
             except OSError:  # the process is gone
                 return
-            samples.append([round(time.monotonic() - t0, 3), round(rss, 1)])
+            samples.append([round(time.monotonic() - t0, 3), round(rss, 1), round(cpu, 2)])
             await asyncio.sleep(0.5)
 
     watchers: list[asyncio.Future[None]] = []
@@ -275,6 +278,7 @@ async def measure(
         "process": process,
         "rss_series": samples,
         "pods_curve": curve(rel_added),
+        "scheduled_curve": curve([t - t0 for t in scheduled.values()]),
         "succeeded_curve": curve([t - t0 for t in succeeded.values()]),
         "progress_curve": [[round(t - t0, 3), k] for t, k in progress][
             :: max(1, len(progress) // 300)
