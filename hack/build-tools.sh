@@ -131,7 +131,7 @@ build_helm() {
 # looks them up and fails.
 build_argo() {
   have workflow-controller "$ARGO_VERSION" && return 0
-  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: ~10 min on 2 cores)"
+  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: ~3 min on 2 cores)"
   local m=github.com/argoproj/argo-workflows/v4
   local log="$LOG_DIR/workflow-controller-$ARGO_VERSION.log" tmp
   tmp="$(mktemp -d "$AIRKUBE_BIN/.build.XXXX")"
