@@ -62,6 +62,7 @@ kubeconfig_option = click.option(
     envvar="KUBECONFIG",
     help="Path of the kubeconfig file (default: ~/.kube/config).",
 )
+namespace_option = click.option("--namespace", "-n", help="Namespace (default: the context's).")
 context_option = click.option(
     "--context", envvar="AIRKUBE_CONTEXT", help="The kubeconfig context to use."
 )

@@ -22,7 +22,13 @@ import click
 from pydantic import ValidationError
 
 from airkube.api.dag import DAGSpec
-from airkube.cli.common import context_option, current_namespace, fail, kubeconfig_option
+from airkube.cli.common import (
+    context_option,
+    current_namespace,
+    fail,
+    kubeconfig_option,
+    namespace_option,
+)
 from airkube.cli.output import emit, output_option, print_table
 from airkube.core.graph import find_cycles
 from airkube.core.validation import Problem as SpecProblem
@@ -334,7 +340,7 @@ def _api_error(action: str, error: Exception) -> str:
 
 @click.command(short_help="Server-side apply the DAGs of Python and YAML files (--prune).")
 @paths_argument
-@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@namespace_option
 @click.option(
     "--prune",
     is_flag=True,

@@ -20,6 +20,7 @@ from airkube.cli.common import (
     db_option,
     fail,
     kubeconfig_option,
+    namespace_option,
     parse_time,
     read_dag,
     split_param,
@@ -190,7 +191,7 @@ def run(
 @click.option(
     "--name", "run_name", help="Name of the DAGRun (default: <dag>-manual-<logical date>)."
 )
-@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@namespace_option
 @output_option
 @kubeconfig_option
 @context_option
@@ -249,7 +250,7 @@ def trigger(
 @click.option("--rerun-failed", is_flag=True, help="Run again the intervals whose run failed.")
 @click.option("--rerun-all", is_flag=True, help="Run again every finished interval.")
 @click.option("--dry-run", is_flag=True, help="List the runs it would create; create nothing.")
-@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@namespace_option
 @output_option
 @kubeconfig_option
 @context_option
@@ -399,7 +400,7 @@ def parse_local_time(text: str, what: str) -> datetime:
 @click.argument("task")
 @click.option("--logical-date", required=True, help="The logical date to render for (ISO 8601).")
 @click.option("--param", "-p", "params", multiple=True, help="KEY=VALUE overriding a param.")
-@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@namespace_option
 @output_option
 @kubeconfig_option
 @context_option
@@ -464,7 +465,7 @@ def render_task(
 
 @main.command()
 @click.argument("dag")
-@click.option("--namespace", "-n", help="Namespace (default: the context's).")
+@namespace_option
 @click.option("--limit", default=25, show_default=True, type=click.IntRange(1, 10_000))
 @output_option
 @db_option

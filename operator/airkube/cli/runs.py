@@ -18,6 +18,7 @@ from airkube.cli.common import (
     custom_api,
     fail,
     kubeconfig_option,
+    namespace_option,
     read_object,
 )
 from airkube.cli.output import (
@@ -28,8 +29,6 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
-
-namespace_option = click.option("--namespace", "-n", help="Namespace (default: the context's).")
 
 
 def read_run(custom: Any, namespace: str, name: str) -> dict[str, Any]:
