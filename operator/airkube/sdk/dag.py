@@ -47,6 +47,17 @@ def current_dag() -> DAG | None:
     return _active[-1] if _active else None
 
 
+def owning_dag(dag: DAG | None, what: str) -> DAG:
+    """``dag``, else the DAG of the innermost ``with DAG(...)`` block; ``what`` (a task, a
+    group) belongs to no DAG otherwise."""
+    owner = dag or current_dag()
+    if owner is None:
+        raise DAGDefinitionError(
+            f"{what} belongs to no DAG: create it inside `with DAG(...):` or pass dag="
+        )
+    return owner
+
+
 @contextmanager
 def collect_dags() -> Iterator[list[DAG]]:
     """Collect the DAGs created in the block (the loader's registry of a file's DAGs)."""

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airkube.sdk.dag import DAG, current_dag
+from airkube.sdk.dag import DAG, owning_dag
 from airkube.sdk.errors import DAGDefinitionError
 from airkube.sdk.locations import caller_location
 from airkube.sdk.settings import DEFAULT_ARGS, check_keys, defaults_fields
@@ -34,12 +34,7 @@ class TaskGroup(Node):
         dag: DAG | None = None,
     ) -> None:
         self.location = caller_location()
-        owner = dag or current_dag()
-        if owner is None:
-            raise DAGDefinitionError(
-                f'task group "{group_id}" belongs to no DAG: create it inside '
-                "`with DAG(...):` or pass dag="
-            )
+        owner = owning_dag(dag, f'task group "{group_id}"')
         if not isinstance(group_id, str) or not _GROUP_ID.fullmatch(group_id):
             raise DAGDefinitionError(
                 f"task group id {group_id!r} must be lowercase letters, digits and '-', "

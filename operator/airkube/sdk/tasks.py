@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from airkube.api.dag import Task as TaskModel
 from airkube.api.dag import TriggerRule
-from airkube.sdk.dag import DAG, current_dag
+from airkube.sdk.dag import DAG, owning_dag
 from airkube.sdk.errors import DAGDefinitionError
 from airkube.sdk.locations import Location, caller_location
 from airkube.sdk.settings import task_fields, validation_messages
@@ -209,12 +209,7 @@ class Task(Node):
         dag: DAG | None = None,
     ) -> None:
         self.location = caller_location()
-        owner = dag or current_dag()
-        if owner is None:
-            raise DAGDefinitionError(
-                f'task "{task_id}" belongs to no DAG: create it inside `with DAG(...):` '
-                "or pass dag="
-            )
+        owner = owning_dag(dag, f'task "{task_id}"')
         if not isinstance(task_id, str):
             raise DAGDefinitionError(f"task id {task_id!r} must be a string")
         self.dag = owner
