@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from akube import ApiError, AsyncKube  # noqa: E402
-from systems import Airkube, Argo, Ceiling, System, hack_var, proc_stats  # noqa: E402
+from systems import Airkube, Argo, Ceiling, System, proc_stats  # noqa: E402
+from tests.e2e.cluster import hack_var  # noqa: E402
 from workloads import Workload, chain, diamond, fan_out  # noqa: E402
 
 CLUSTER = os.environ.get("AIRKUBE_BENCH_CLUSTER", "airkube-bench")

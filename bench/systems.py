@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from akube import ApiError, AsyncKube
+from tests.e2e.cluster import Cluster, hack_var, pinned_kubectl
+from tests.e2e.operator_process import OperatorProcess
 from workloads import (
     CEILING_RUN,
     CEILING_TASK,
@@ -186,7 +188,7 @@ class Airkube(System):
     async def prepare_cluster(self) -> None:
         subprocess.run(
             [
-                kubectl(),
+                pinned_kubectl(),
                 "--context",
                 self.context,
                 "apply",
@@ -200,11 +202,9 @@ class Airkube(System):
         )
 
     async def start(self, namespace: str, workload: Workload) -> None:
-        from tests.e2e.cluster import Cluster
-        from tests.e2e.operator_process import OperatorProcess
 
         work = Path(tempfile.mkdtemp(prefix=f"airkube-{workload.key}-", dir=self.work))
-        cluster = Cluster(None, self.context, kubectl(), started_here=False)
+        cluster = Cluster(None, self.context, pinned_kubectl(), started_here=False)
         # The operator watches this namespace only (as Argo's controller does below).
         os.environ["AIRKUBE_NAMESPACES"] = namespace
         try:
@@ -259,20 +259,6 @@ class Airkube(System):
 ARGO_NAMESPACE = "argo"
 
 
-def hack_var(name: str) -> str:
-    out = subprocess.run(
-        ["bash", "-c", f'. "{ROOT}/hack/versions.sh"; printf %s "${name}"'],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
-
-
-def kubectl() -> str:
-    return str(Path(hack_var("AIRKUBE_PATH_DIR")) / "kubectl")
-
-
 def argo_module_dir(version: str) -> Path:
     """Argo's module source in the Go module cache (downloaded by its build)."""
     modcache = subprocess.run(
@@ -305,7 +291,7 @@ class Argo(System):
         """Its CRDs (the full ones, as its cluster-install applies) and its
         workflow-controller-configmap (as shipped: empty, all defaults), from its module."""
         mod = argo_module_dir(self.version)
-        k = [kubectl(), "--context", self.context]
+        k = [pinned_kubectl(), "--context", self.context]
         subprocess.run(
             [*k, "create", "namespace", ARGO_NAMESPACE], capture_output=True, check=False
         )
