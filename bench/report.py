@@ -324,44 +324,53 @@ def plots(doc: dict[str, Any], stem: Path) -> list[tuple[str, str]]:
         ax.set_title("Chain of 100 tasks: step latency (CDF)")
         save(fig, "step-latency", "Step latency along the 100-task chain, as a CDF.")
 
-    keys = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
-    if keys:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
-        for ax, key in zip(axes[0], keys, strict=False):
-            for s in SYSTEMS:
-                pts = get(res, key, s).get("pods_curve") or []
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
-                            color=COLORS[s])  # fmt: skip
-            ax.set_title(doc["workloads"][key]["title"], fontsize=10)
-            ax.set_xlabel("seconds since the run was submitted")
-            ax.set_ylabel("pods created")
-            ax.legend(fontsize=8)
-        save(fig, "pods-created", "Pods created over time in the one-run workloads.")
+    one_run = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
 
-    keys = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
-    if keys:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
-        for ax, key in zip(axes[0], keys, strict=False):
-            for s in SYSTEMS:
-                r = get(res, key, s)
-                pts = r.get("succeeded_curve") or []
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s],
-                            label=f"{LABELS[s]}: pods Succeeded")  # fmt: skip
-                pts = r.get("progress_curve") or []
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s], ls="--",
-                            label=f"{LABELS[s]}: done per its run status")  # fmt: skip
+    def one_run_panels(name: str, caption: str, ylabel: str, draw: Any, legend: int) -> None:
+        """A panel per one-run workload; ``draw(ax, key)`` plots its curves."""
+        fig, axes = plt.subplots(1, len(one_run), figsize=(4.2 * len(one_run), 3.6), squeeze=False)
+        for ax, key in zip(axes[0], one_run, strict=False):
+            draw(ax, key)
             ax.set_title(doc["workloads"][key]["title"], fontsize=10)
             ax.set_xlabel("seconds since the run was submitted")
-            ax.set_ylabel("tasks")
-            ax.legend(fontsize=7)
-        save(
-            fig,
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=legend)
+        save(fig, name, caption)
+
+    def pods_created(ax: Any, key: str) -> None:
+        for s in SYSTEMS:
+            pts = get(res, key, s).get("pods_curve") or []
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
+                        color=COLORS[s])  # fmt: skip
+
+    def tasks_done(ax: Any, key: str) -> None:
+        for s in SYSTEMS:
+            r = get(res, key, s)
+            pts = r.get("succeeded_curve") or []
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s],
+                        label=f"{LABELS[s]}: pods Succeeded")  # fmt: skip
+            pts = r.get("progress_curve") or []
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s], ls="--",
+                        label=f"{LABELS[s]}: done per its run status")  # fmt: skip
+
+    if one_run:
+        one_run_panels(
+            "pods-created",
+            "Pods created over time in the one-run workloads.",
+            "pods created",
+            pods_created,
+            8,
+        )
+        one_run_panels(
             "tasks-done",
             "Tasks done over time: pods seen Succeeded (solid) and the tasks the run's own "
             "status counts as done (dashed).",
+            "tasks",
+            tasks_done,
+            7,
         )
 
     if "concurrent" in res:
