@@ -192,17 +192,7 @@ class RunReconciler:
             return
         version = mem.status.dag_version
         observed = self._observe(key, mem)
-        run = Run(
-            namespace=key[0],
-            name=key[1],
-            uid=mem.uid,
-            spec=resource.spec,
-            state=status.state,
-            start_time=status.start_time,
-            end_time=status.end_time,
-            last_clear_id=status.last_clear_id,
-            clear_number=status.clear_number or 0,
-        )
+        run = Run.from_resource(resource, status)
         created = resource.metadata.creation_timestamp or now
         try:
             renderer = run_renderer(spec, run, created=created)

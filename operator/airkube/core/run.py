@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from airkube.api.dagrun import DAGRun, DAGRunSpec
+from airkube.api.dagrun import DAGRun, DAGRunSpec, DAGRunStatus
 from airkube.api.meta import API_VERSION
 from airkube.api.states import RunState
 
@@ -33,8 +33,11 @@ class Run:
         return self.spec.dag_ref.name
 
     @classmethod
-    def from_resource(cls, resource: DAGRun) -> "Run":
-        status = resource.status
+    def from_resource(cls, resource: DAGRun, status: DAGRunStatus | None = None) -> "Run":
+        """The run of ``resource``, where ``status`` (default: the resource's own) says it
+        stands: the operator passes the status it last wrote, which a watch may not have
+        brought back yet."""
+        status = status or resource.status
         return cls(
             namespace=resource.metadata.namespace,
             name=resource.metadata.name,
