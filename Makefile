@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo venv tools lint unit e2e test bench crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools images lint unit e2e test bench crds cluster-up cluster-down cluster-status clean
 
 help:
 	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench         benchmarks (bench/) on the local cluster; not part of the tests"
 	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
+	@echo "make images        build the images of the real node (busybox, python, operator)"
 	@echo "make cluster-up    start the local cluster (kubectl context kwok-airkube)"
 	@echo "make cluster-down  delete it"
 
@@ -33,6 +34,9 @@ demo: $(STAMP) tools
 
 tools:
 	hack/build-tools.sh
+
+images:
+	hack/images.sh build
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench

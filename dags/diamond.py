@@ -1,8 +1,5 @@
 """diamond: extract, then transform-a and transform-b in parallel, then load. The Python
-twin of diamond.yaml.
-
-On the local kwok cluster, the sim.airkube.io/* pod annotations script what each task's
-pod does (see hack/kwok/stages.yaml); on a real cluster they do nothing.
+twin of diamond.yaml. extract's output is {"rows": 42}.
 """
 
 from datetime import timedelta
@@ -16,13 +13,15 @@ with DAG(
         "image": "busybox:1.36",
         "retries": 1,
         "retry_delay": timedelta(seconds=2),
-        "annotations": {"sim.airkube.io/duration": "1s"},
     },
 ):
     extract = Task(
         "extract",
-        command=["sh", "-c", r'echo "{\"rows\": 42}" > /dev/termination-log'],
-        annotations={"sim.airkube.io/output": '{"rows": 42}'},
+        command=[
+            "sh",
+            "-c",
+            r'echo "extracting"; printf %s "{\"rows\": 42}" > /dev/termination-log',
+        ],
     )
     transform_a = Task("transform-a", command=["sh", "-c", "echo transforming a"])
     transform_b = Task("transform-b", command=["sh", "-c", "echo transforming b"])

@@ -11,9 +11,6 @@ three Airflow ideas it shows:
 
 Preview what a task will run without starting anything:
     airkube render-task etl extract --logical-date 2024-06-01
-
-On the local kwok cluster no container runs: sim.airkube.io/output stands for what the
-command writes to /dev/termination-log (see hack/kwok/stages.yaml).
 """
 
 from datetime import timedelta
@@ -51,7 +48,6 @@ with DAG(
         "retry_delay": timedelta(seconds=30),
         # Templates work in the defaults too; every task sees its own run's values.
         "env": {"RUN_ID": "{{ run_id }}", "DAY": "{{ ds }}"},
-        "annotations": {"sim.airkube.io/duration": "300ms"},
     },
 ):
     # `sh -c SCRIPT NAME ARGS...`: the rendered args reach the script as "$@".
@@ -66,18 +62,15 @@ with DAG(
             "--limit",
             "{{ params.limit }}",
         ],
-        annotations={"sim.airkube.io/output": '{"rows": 1000, "file": "raw/events.csv"}'},
     )
     # extract's output, handed over in an environment variable: transform depends on extract.
     transform = Task(
         "transform",
         env={"EXTRACTED": extract.output},
         command=["sh", "-c", TRANSFORM],
-        annotations={"sim.airkube.io/output": '{"rows": 998, "file": "clean/events.csv"}'},
     )
     load = Task(
         "load",
         command=["sh", "-c", LOAD, "load"],
         args=[transform.output, "--into", "{{ params.target }}", "--partition", "{{ ds_nodash }}"],
-        annotations={"sim.airkube.io/output": "loaded 998 rows into warehouse.events"},
     )

@@ -19,7 +19,6 @@ with DAG(
         "image": "busybox:1.36",
         "retries": 1,
         "retry_delay": timedelta(seconds=10),
-        "annotations": {"sim.airkube.io/duration": "500ms"},
         # Requests keep parallel tasks from crowding one node on a real cluster.
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
     },

@@ -3,9 +3,6 @@
 In Airflow this would be a DAG file with a single BashOperator. `airkube apply dags/hello.py`
 renders it to the DAG resource and applies it; `airkube render dags/hello.py` shows the
 YAML. Start a run by hand with `airkube trigger hello`.
-
-On the local kwok cluster no container really runs: the sim.airkube.io/* pod annotations
-script what the Pod does (see hack/kwok/stages.yaml). On a real cluster they are ignored.
 """
 
 from airkube.sdk import DAG, Task
@@ -16,5 +13,4 @@ with DAG("hello", description="One task that says hello."):
         "say-hello",
         image="busybox:1.36",
         command=["sh", "-c", 'echo "Hello from airkube, task $AIRKUBE_TASK of run $AIRKUBE_RUN"'],
-        annotations={"sim.airkube.io/duration": "300ms"},  # kwok: the "container" runs this long
     )

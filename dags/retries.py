@@ -1,9 +1,6 @@
 """retries: a task that keeps failing, its retries, and trigger rules deciding what still
 runs — Airflow's semantics, state for state. The Python twin of retries.yaml, whose
 comment tells what happens to each task and why. The run ends Failed, on purpose.
-
-On the local kwok cluster, sim.airkube.io/exit-code scripts the failures: every try of
-fetch-primary exits 1 with the message below (see hack/kwok/stages.yaml).
 """
 
 from datetime import timedelta
@@ -19,20 +16,20 @@ with DAG(
         "image": "busybox:1.36",
         "retries": 1,
         "retry_delay": timedelta(seconds=1),
-        "annotations": {"sim.airkube.io/duration": "300ms"},
     },
 ):
     fetch_primary = Task(
         "fetch-primary",
         retries=2,  # at most 3 tries
         retry_delay=timedelta(seconds=1),  # retry_exponential_backoff=True would double it
-        command=["sh", "-c", 'wget -q -O /tmp/rates.json "https://rates.example.com/{{ ds }}"'],
-        annotations={
-            "sim.airkube.io/exit-code": "1",
-            "sim.airkube.io/message": (
-                "wget: server returned error: HTTP/1.1 503 Service Unavailable"
-            ),
-        },
+        # Stands for an API call that answers 503 today.
+        command=[
+            "sh",
+            "-c",
+            'echo "GET https://rates.example.com/{{ ds }}"\n'
+            'echo "HTTP/1.1 503 Service Unavailable" | tee /dev/termination-log >&2\n'
+            "exit 1\n",
+        ],
     )
     fetch_mirror = Task(
         "fetch-mirror", command=["sh", "-c", 'echo "rates of {{ ds }} from the mirror"']
@@ -47,10 +44,6 @@ with DAG(
     fill_gaps = Task(
         "fill-gaps",
         command=["sh", "-c", 'echo "no currency is missing: nothing to fill"; exit 99'],
-        annotations={
-            "sim.airkube.io/exit-code": "99",
-            "sim.airkube.io/message": "nothing to fill",
-        },
     )
     publish = Task(
         "publish", trigger_rule="none_failed", command=["sh", "-c", 'echo "publishing the rates"']

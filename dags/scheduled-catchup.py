@@ -18,7 +18,6 @@ with DAG(
     max_active_runs=1,
     default_args={
         "image": "busybox:1.36",
-        "annotations": {"sim.airkube.io/duration": "300ms"},
     },
 ):
     # Airflow's idiom: process exactly the run's data interval, so re-running a day

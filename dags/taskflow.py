@@ -12,39 +12,39 @@ logical_date… that the call leaves out gets the run's value, as in Airflow.
     extract ──┬─> stats-total ────┬─> report ──> notify
               └─> stats-biggest ──┘
 
-On the local kwok cluster no container runs: sim.airkube.io/output stands for what each
-function returns (see hack/kwok/stages.yaml). Expected: every task Succeeded, and notify's
-args are report's output.
+Expected, for a run of 2024-06-01 with the default params: every task Succeeded, with
+the outputs
+    extract        {"table": "orders", "day": "2024-06-01", "orders": [12, 30, 7]}
+    stats-total    49
+    stats-biggest  30
+    report         "2024-06-01: 49 in all, the biggest 30"
+and notify's args are report's output.
 """
 
 from datetime import timedelta
 
 from airkube.sdk import DAG, Param, Task, TaskGroup, task
 
-PYTHON = "python:3.12-slim"
-OUTPUT = "sim.airkube.io/output"
+PYTHON = "python:3.11-slim"
 
 
-@task(
-    image=PYTHON,
-    annotations={OUTPUT: '{"table": "orders", "day": "2024-06-01", "orders": [12, 30, 7]}'},
-)
+@task(image=PYTHON)
 def extract(table: str, ds: str) -> dict:
     """Read the day's orders (made up here)."""
     return {"table": table, "day": ds, "orders": [12, 30, 7]}
 
 
-@task(image=PYTHON, annotations={OUTPUT: "49"})
+@task(image=PYTHON)
 def total(data: dict) -> int:
     return sum(data["orders"])
 
 
-@task(image=PYTHON, annotations={OUTPUT: "30"})
+@task(image=PYTHON)
 def biggest(data: dict) -> int:
     return max(data["orders"])
 
 
-@task(image=PYTHON, annotations={OUTPUT: '"2024-06-01: 49 in all, the biggest 30"'})
+@task(image=PYTHON)
 def report(total: int, biggest: int, ds: str) -> str:
     text = f"{ds}: {total} in all, the biggest {biggest}"
     print(text)
@@ -58,7 +58,6 @@ with DAG(
     default_args={
         "retries": 1,
         "retry_delay": timedelta(seconds=5),
-        "annotations": {"sim.airkube.io/duration": "300ms"},
     },
 ):
     orders = extract("{{ params.table }}")

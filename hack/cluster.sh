@@ -2,19 +2,21 @@
 # Starts, stops and inspects the local test cluster: kube-apiserver, etcd,
 # kube-controller-manager, kube-scheduler and the kwok controller, run by
 # `kwokctl --runtime binary` as local processes from the binaries that
-# hack/build-tools.sh built (nothing is downloaded). Pods are simulated by the
-# Stages in hack/kwok/stages.yaml on one fake node, kwok-node-0.
+# hack/build-tools.sh built (nothing is downloaded). Two nodes: kwok-node-0, where pods
+# are simulated by the Stages in hack/kwok/stages.yaml (tainted: only pods that tolerate
+# it go there, see hack/kwok/node.yaml), and real-node-0, where they really run
+# (kubelet + containerd, hack/node.sh; needs root, skipped with AIRKUBE_REAL_NODE=0).
 #
 # Usage: hack/cluster.sh up [--fresh] [--no-switch]|down|status|env
-#   up      build the tools if needed, create (or reuse) the cluster, wait for a Ready node.
+#   up      build the tools if needed, create (or reuse) the cluster, wait for Ready nodes.
 #           A cluster that exists but is stopped (its processes were killed) is
 #           restarted with its objects; --fresh deletes it and starts an empty one
 #           instead (what the tests do: a restarted cluster replays a backlog of old
 #           pods before it gets to new ones). --no-switch leaves the kubeconfig's
 #           current context alone.
-#   down    delete the cluster and its context from the kubeconfig
-#   status  exit 0 when the cluster answers, its node is Ready and it was made from the
-#           current hack/kwok configs
+#   down    stop the real node, delete the cluster and its context from the kubeconfig
+#   status  exit 0 when the cluster answers, its nodes are Ready and it was made from the
+#           current hack/kwok and hack/node configs
 #   env     print the PATH export that puts the pinned kubectl, helm, kwokctl first
 #
 # The kubeconfig is the default one (~/.kube/config, or $KUBECONFIG); the
@@ -29,6 +31,9 @@ export KWOK_WORKDIR="$AIRKUBE_CACHE/kwok"      # kwokctl's state: clusters, logs
 export KWOK_KUBE_VERSION="$KUBE_VERSION"        # flags kwokctl generates match our build
 export KWOK_ETCD_VERSION="${ETCD_VERSION#v}"
 export PATH="$AIRKUBE_PATH_DIR:$PATH"
+# shellcheck source=node-env.sh
+. "$HACK/node-env.sh"
+REAL_NODE="${AIRKUBE_REAL_NODE:-1}"
 
 die() { echo "cluster: $*" >&2; exit 1; }
 kctl() { kubectl --context "$CONTEXT" "$@"; }
@@ -45,8 +50,9 @@ node_ready() {
 # created, so `status` can tell a cluster made from older configs (the tests then start
 # one of their own rather than reuse it).
 fingerprint() {
-  cat "$HACK/kwok/kwokctl.yaml" "$HACK/kwok/stages.yaml" "$HACK/kwok/node.yaml" \
-    "$HACK/kwok/logs.yaml" "$HACK/kwok/task.log" | sha256sum | cut -c1-16
+  { cat "$HACK/kwok/kwokctl.yaml" "$HACK/kwok/stages.yaml" "$HACK/kwok/node.yaml" \
+    "$HACK/kwok/logs.yaml" "$HACK/kwok/task.log" "$HACK/node-env.sh"; echo "$REAL_NODE"; } |
+    sha256sum | cut -c1-16
 }
 FINGERPRINT_FILE="$KWOK_WORKDIR/clusters/$NAME/airkube-fingerprint"
 
@@ -116,6 +122,8 @@ up() {
     mkdir -p "$logs_dir"
     cp "$HACK/kwok/task.log" "$logs_dir/task.log"
     sed "s|@LOGS_FILE@|$logs_dir/task.log|" "$HACK/kwok/logs.yaml" >"$logs_dir/logs.yaml"
+    sed -e "s|@NODE_HOST_IP@|$NODE_HOST_IP|" -e "s|@PKI@|$KWOK_WORKDIR/clusters/$NAME/pki|" \
+      "$HACK/kwok/kwokctl.yaml" >"$logs_dir/kwokctl.yaml"
     kwokctl create cluster --name "$NAME" --runtime binary \
       --kube-apiserver-binary "$AIRKUBE_BIN/kube-apiserver-$KUBE_VERSION" \
       --kube-controller-manager-binary "$AIRKUBE_BIN/kube-controller-manager-$KUBE_VERSION" \
@@ -123,7 +131,7 @@ up() {
       --kwok-controller-binary "$AIRKUBE_BIN/kwok-$KWOK_VERSION" \
       --etcd-binary "$AIRKUBE_BIN/etcd-$ETCD_VERSION" \
       --disable-qps-limits \
-      --config "$HACK/kwok/kwokctl.yaml" --config "$HACK/kwok/stages.yaml" \
+      --config "$logs_dir/kwokctl.yaml" --config "$HACK/kwok/stages.yaml" \
       --config "$logs_dir/logs.yaml" \
       --wait 120s >>"$log" 2>&1 ||
       die "creating the cluster failed: $(grep -iE 'error|fail' "$log" | tail -1 | cut -c1-240) (full log: $log; component logs: kwokctl --name $NAME logs <component>)"
@@ -139,10 +147,17 @@ up() {
   fi
   kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
   node_ready 90s || die "node kwok-node-0 did not become Ready in 90s (see: kwokctl --name $NAME logs kwok-controller)"
+  if ((REAL_NODE)); then
+    "$HACK/node.sh" up || die "the real node did not start (hack/node.sh up)"
+  else
+    # No real node: every pod goes to the simulated one.
+    kctl taint node kwok-node-0 airkube.io/simulated- >/dev/null 2>&1 || true
+  fi
   echo "cluster: $NAME is up with a Ready node in $((SECONDS - start))s; kubectl context $CONTEXT"
 }
 
 down() {
+  if ((REAL_NODE)) && ((EUID == 0)); then "$HACK/node.sh" down >/dev/null; fi
   if exists; then
     local log="$AIRKUBE_CACHE/logs/cluster-$NAME.log"
     kwokctl delete cluster --name "$NAME" >>"$log" 2>&1 || die "deleting $NAME failed (log: $log)"
@@ -158,6 +173,7 @@ case "${1:-}" in
   down) down ;;
   status)
     healthy && node_ready 0s || die "$NAME is not running: hack/cluster.sh up"
+    if ((REAL_NODE)); then "$HACK/node.sh" status >/dev/null || die "$NAME runs but its real node does not: hack/cluster.sh up"; fi
     current || die "$NAME runs but was made from older hack/kwok configs: hack/cluster.sh down; hack/cluster.sh up"
     echo "cluster: $NAME is up (context $CONTEXT)" ;;
   env) echo "export PATH=\"$AIRKUBE_PATH_DIR:\$PATH\"" ;;

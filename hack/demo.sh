@@ -4,22 +4,19 @@
 # finishes, then print how to look around. Run it with `make demo`; it exits non-zero
 # when the run does not succeed.
 #
-# kwok simulates pods, so no container really runs on the local cluster — the
-# operator's own Deployment included. The chart is installed with replicaCount=0 and
-# the operator runs here as a local process, authenticated as the ServiceAccount the
-# chart created (so the chart's RBAC is what it gets). On a real cluster,
-# `helm install` alone runs it.
+# Everything really runs on the local cluster's real node (hack/node.sh): the operator
+# is the chart's Deployment, from the image hack/images.sh built here, and each task
+# is a container that prints its log and writes its output. The operator watches the
+# demo namespace only, so the tests can run their own operators beside it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=versions.sh
 . "$ROOT/hack/versions.sh"
 export PATH="$AIRKUBE_PATH_DIR:$PATH"
 AIRKUBE="$ROOT/.venv/bin/airkube"
-DEMO="$AIRKUBE_CACHE/demo"
 CONTEXT="kwok-${AIRKUBE_CLUSTER_NAME:-airkube}"
 NS=demo
 DAG=etl
-mkdir -p "$DEMO"
 
 step() { printf '\n== %s\n' "$*"; }
 k() { kubectl --context "$CONTEXT" -n "$NS" "$@"; }
@@ -27,35 +24,33 @@ k() { kubectl --context "$CONTEXT" -n "$NS" "$@"; }
 step "Local cluster"
 "$ROOT/hack/cluster.sh" up
 
-step "helm install airkube (CRDs, RBAC, ServiceAccount; on kwok the Deployment is scaled to 0)"
-helm upgrade --install airkube "$ROOT/charts/airkube" --kube-context "$CONTEXT" \
-  --namespace airkube --create-namespace --set replicaCount=0 \
-  --set database.sqlite.persistence.enabled=false --wait --timeout 60s
-kubectl --context "$CONTEXT" get crd dags.airkube.io dagruns.airkube.io
+step "The images, built here from Debian packages and imported into the real node"
+"$ROOT/hack/node.sh" images
+image_key="$(basename "$("$ROOT/hack/images.sh" archives | grep /operator-)" .tar)"
 
-step "Operator, running locally as system:serviceaccount:airkube:airkube"
-kubeconfig="$DEMO/operator.kubeconfig"
-kubectl config view --raw --minify --flatten --context "$CONTEXT" >"$kubeconfig"
-token="$(kubectl --context "$CONTEXT" -n airkube create token airkube --duration 2h)"
-kubectl --kubeconfig "$kubeconfig" config set-credentials airkube-operator --token "$token" >/dev/null
-kubectl --kubeconfig "$kubeconfig" config set-context --current --user airkube-operator >/dev/null
-log="$DEMO/operator.log"
-: >"$log"
-"$AIRKUBE" run --kubeconfig "$kubeconfig" --db-url "sqlite:///$DEMO/airkube.db" \
-  --health-port 0 >"$log" 2>&1 &
-operator=$!
-trap 'kill $operator 2>/dev/null || true; wait $operator 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "airkube operator ready" "$log" && break
-  kill -0 "$operator" 2>/dev/null || { cat "$log"; echo "demo: the operator exited" >&2; exit 1; }
-  sleep 0.1
-done
-grep "airkube operator ready" "$log" || { echo "demo: the operator did not start (log: $log)" >&2; exit 1; }
-
-step "The example DAGs: kubectl apply -f dags/"
+step "helm install airkube (CRDs, RBAC, the operator's Deployment on the real node)"
 kubectl --context "$CONTEXT" get namespace "$NS" >/dev/null 2>&1 ||
   kubectl --context "$CONTEXT" create namespace "$NS" >/dev/null
+# The image's content hash as a pod annotation: a rebuilt image rolls the Deployment.
+helm upgrade --install airkube "$ROOT/charts/airkube" --kube-context "$CONTEXT" \
+  --namespace airkube --create-namespace --set "watchNamespaces={$NS}" \
+  --set database.sqlite.persistence.enabled=false \
+  --set-string "podAnnotations.airkube\.io/image=$image_key" --wait --timeout 120s
+kubectl --context "$CONTEXT" get crd dags.airkube.io dagruns.airkube.io
+kubectl --context "$CONTEXT" -n airkube get pods -l app.kubernetes.io/instance=airkube -o wide
+op() { kubectl --context "$CONTEXT" -n airkube "$@"; }
+for _ in $(seq 120); do
+  op logs deploy/airkube 2>/dev/null | grep -q "airkube operator ready" && break
+  sleep 0.5
+done
+op logs deploy/airkube | grep "airkube operator ready" ||
+  { op logs deploy/airkube | tail -20; echo "demo: the operator did not start" >&2; exit 1; }
+
+step "The example DAGs: kubectl apply -f dags/"
 k apply -f "$ROOT/dags/"
+# Keep the run's pods, so their logs can be read below (by default a succeeded run's
+# pods are deleted, and their logs with them).
+k patch dag "$DAG" --type merge -p '{"spec": {"podGC": {"strategy": "Never"}}}' >/dev/null
 k wait --for=condition=Ready dags --all --timeout=30s >/dev/null
 k get dags
 echo "(daily-report has a schedule with catchup over a past window: its three runs start on their own)"
@@ -82,7 +77,7 @@ while read -r -a fields; do
   [[ "$line" == "$previous" ]] || echo "$line"
   previous="$line"
   case "${fields[0]}" in Succeeded | Failed | Cancelled) break ;; esac
-done < <(timeout 60 kubectl --context "$CONTEXT" -n "$NS" get dagrun "$run" -w -o go-template="$template")
+done < <(timeout 120 kubectl --context "$CONTEXT" -n "$NS" get dagrun "$run" -w -o go-template="$template")
 kill "$!" 2>/dev/null || true
 state="$(k get dagrun "$run" -o jsonpath='{.status.state}')"
 
@@ -96,25 +91,30 @@ done
 k get dagrun "$run" -o go-template="$template"
 k describe dagrun "$run" | sed -n '/^Events:/,$p'
 
-step "airkube history $DAG (from the metadata database)"
-"$AIRKUBE" history "$DAG" -n "$NS" --db-url "sqlite:///$DEMO/airkube.db" --context "$CONTEXT"
+step "What each task printed: kubectl airkube logs $run TASK"
+for t in "${names[@]}"; do
+  echo "--- $t"
+  "$AIRKUBE" logs "$run" "$t" -n "$NS" --context "$CONTEXT" || true
+done
+
+step "airkube history $DAG (from the metadata database, in the operator's pod)"
+op exec deploy/airkube -- airkube history "$DAG" -n "$NS"
 
 [[ "$state" == Succeeded ]] || { echo "demo: the run ended ${state:-unfinished} (operator log: $log)" >&2; exit 1; }
 
 step "Next steps"
 cat <<EOF
-demo: $run succeeded. The cluster keeps running (make cluster-down stops it); the
-operator stopped with this script.
+demo: $run succeeded. The cluster and the operator (namespace airkube) keep running;
+make cluster-down stops both.
 
 Once, in your shell:
   eval "\$(hack/cluster.sh env)"         # the local cluster's kubectl and helm first on PATH
   export PATH="\$PWD/.venv/bin:\$PATH"    # airkube, and kubectl-airkube for \`kubectl airkube\`
-  export AIRKUBE_DB_URL=sqlite:///$DEMO/airkube.db
   kubectl config use-context $CONTEXT
   kubectl config set-context --current --namespace $NS
 
-Runs move only while an operator runs: start one in another terminal (same shell setup):
-  airkube run
+The operator runs in the cluster and watches namespace $NS:
+  kubectl -n airkube logs deploy/airkube -f
 
 Look around with kubectl:
   kubectl get airkube                     # every DAG and DAGRun
@@ -126,9 +126,10 @@ Look around with kubectl:
 
 And with the airkube plugin:
   kubectl airkube get $run                # the run as a tree of tasks
-  kubectl airkube history $DAG
+  kubectl -n airkube exec deploy/airkube -- airkube history $DAG -n $NS
   kubectl airkube trigger retries         # fails on purpose: see dags/retries.yaml
   kubectl airkube get RUN                 # RUN: the name trigger printed
   kubectl airkube logs RUN fetch-primary --try 1   # a failed run keeps its pods (podGC)
+  kubectl get pods -o wide                # every task ran on real-node-0, for real
   kubectl airkube clear RUN --failed      # that run's failed tasks, run again
 EOF

@@ -36,6 +36,15 @@ def hack_var(name: str) -> str:
     return out.stdout
 
 
+def node_var(cluster_name: str, name: str) -> str:
+    """A variable of hack/node-env.sh (the real node's names and addresses) of a cluster."""
+    script = f'. "{HACK}/versions.sh"; NAME="$1"; . "{HACK}/node-env.sh"; printf %s "${name}"'
+    out = subprocess.run(
+        ["bash", "-c", script, "node-env", cluster_name], check=True, capture_output=True, text=True
+    )
+    return out.stdout
+
+
 @dataclass
 class Cluster:
     """How to reach the test cluster."""
@@ -59,6 +68,13 @@ class Cluster:
         if self.context:
             flags += ["--context", self.context]
         return flags
+
+    @property
+    def local_name(self) -> str | None:
+        """The name of the local cluster (hack/cluster.sh), None for another cluster."""
+        if self.kubeconfig is None and self.context and self.context.startswith("kwok-"):
+            return self.context.removeprefix("kwok-")
+        return None
 
     def api_client(self) -> client.ApiClient:
         return config.new_client_from_config(config_file=self.kubeconfig, context=self.context)

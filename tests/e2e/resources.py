@@ -11,6 +11,14 @@ from .waiting import GROUP, VERSION, watch_resource
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
+SIMULATED = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": (
+        '[{"key": "airkube.io/simulated", "operator": "Exists", "effect": "NoSchedule"}]'
+    ),
+}
+"""The annotations that send a namespace's pods to the simulated node."""
+
 
 def sim(**annotations: str) -> dict[str, Any]:
     """A podTemplate whose kwok annotations script the pod (see hack/kwok/stages.yaml)."""

@@ -4,7 +4,8 @@ This is what a machine's reboot or a killed session leaves behind: the cluster's
 state on disk, no processes. kwok v0.8.0 cannot take over the node Lease its killed
 predecessor held, and leader-elected components wait out their old Leases, so a
 plain restart leaves pods Pending; hack/cluster.sh works around both. The test runs
-on a second, small cluster of its own, so the one the other tests use is untouched.
+on a second, small cluster of its own (simulated node only: AIRKUBE_REAL_NODE=0), so the
+one the other tests use is untouched.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def cluster_sh(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": NAME}
+    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": NAME, "AIRKUBE_REAL_NODE": "0"}
     proc = subprocess.run(
         [HACK / "cluster.sh", *args], capture_output=True, text=True, env=env, timeout=300
     )
@@ -108,7 +109,7 @@ def test_status_tells_a_cluster_made_from_older_configs(second_cluster: client.C
     assert "is up" in cluster_sh("status").stdout
     stamp = Path(hack_var("AIRKUBE_CACHE")) / "kwok" / "clusters" / NAME / "airkube-fingerprint"
     stamp.write_text("0000000000000000\n")  # as if hack/kwok/ had changed since
-    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": NAME}
+    env = {**os.environ, "AIRKUBE_CLUSTER_NAME": NAME, "AIRKUBE_REAL_NODE": "0"}
     proc = subprocess.run(
         [HACK / "cluster.sh", "status"], capture_output=True, text=True, env=env, timeout=60
     )

@@ -16,35 +16,13 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .cluster import ROOT, Cluster, hack_var
+from .cluster import ROOT, Cluster
+from .conftest import Helm
 from .operator_process import OperatorProcess, others_stopped
-from .resources import TERMINAL, apply_dag, create_run, sim, state, task, tasks
+from .resources import SIMULATED, TERMINAL, apply_dag, create_run, sim, state, task, tasks
 from .waiting import watch_run
 
 CHART = ROOT / "charts" / "airkube"
-
-Helm = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(scope="session")
-def helm(cluster: Cluster) -> Helm:
-    binary = Path(hack_var("AIRKUBE_PATH_DIR")) / "helm"
-    assert binary.exists(), f"{binary} is missing: run `make tools`"
-    flags = []
-    if cluster.kubeconfig:
-        flags += ["--kubeconfig", cluster.kubeconfig]
-    if cluster.context:
-        flags += ["--kube-context", cluster.context]
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(binary), *args, *flags], capture_output=True, text=True, timeout=120
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"helm {' '.join(args)} failed: {proc.stderr.strip()}")
-        return proc
-
-    return run
 
 
 @pytest.fixture
@@ -60,7 +38,8 @@ def release(helm: Helm, namespace: str) -> Iterator[str]:
 @pytest.fixture
 def other_namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"e2e-watched-{secrets.token_hex(3)}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    meta = client.V1ObjectMeta(name=name, annotations=SIMULATED)
+    core.create_namespace(client.V1Namespace(metadata=meta))
     try:
         yield name
     finally:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,38 +12,11 @@ from kubernetes import client
 
 from airkube.store.repository import Store
 
+from .cli import PLUGIN, airkube, plugin
 from .cluster import Cluster
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, events_of, sim, state, task, tasks
 from .waiting import watch_run
-
-PLUGIN = Path(sys.executable).with_name("kubectl-airkube")
-
-
-def plugin(cluster: Cluster, namespace: str, *args: str) -> tuple[list[str], dict[str, str]]:
-    """The command and environment of `kubectl airkube ARGS` (kubectl finds kubectl-airkube
-    on PATH)."""
-    env = {**os.environ, "PATH": f"{PLUGIN.parent}{os.pathsep}{os.environ['PATH']}"}
-    return [cluster.kubectl_bin, "airkube", *args, "-n", namespace, *_target(cluster)], env
-
-
-def airkube(
-    cluster: Cluster, namespace: str, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    cmd, env = plugin(cluster, namespace, *args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
-    if check:
-        assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.stdout}{proc.stderr}"
-    return proc
-
-
-def _target(cluster: Cluster) -> list[str]:
-    flags = []
-    if cluster.kubeconfig:
-        flags += ["--kubeconfig", cluster.kubeconfig]
-    if cluster.context:
-        flags += ["--context", cluster.context]
-    return flags
 
 
 def finished(run: dict[str, Any]) -> bool:

@@ -1,4 +1,5 @@
-// Wrapper module that builds the Kubernetes control-plane binaries and kubectl
+// Wrapper module that builds the Kubernetes control-plane binaries, kubectl, and the real node's
+// kubelet and kube-proxy
 // from k8s.io/kubernetes at a pinned tag. k8s.io/kubernetes cannot be
 // `go install`ed directly because its go.mod replaces the staging modules with
 // local paths; here each staging module is mapped to its published v0.35.x tag.
@@ -15,6 +16,8 @@ tool (
 	k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-scheduler
 	k8s.io/kubernetes/cmd/kubectl
+	k8s.io/kubernetes/cmd/kubelet
+	k8s.io/kubernetes/cmd/kube-proxy
 )
 
 require (
