@@ -17,7 +17,7 @@ from .cli import airkube
 from .cluster import Cluster
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, state, task, tasks, when
-from .waiting import watch_run
+from .waiting import watch_pod, watch_run
 
 
 def finished(run: dict[str, Any]) -> bool:
@@ -29,6 +29,20 @@ def pods_of(core: client.CoreV1Api, namespace: str, run: str, task: str) -> list
         namespace, label_selector=f"airkube.io/run={run},airkube.io/task={task}"
     ).items
     return sorted(pods, key=lambda p: int(p.metadata.labels["airkube.io/try"]))
+
+
+def settled_pods(
+    core: client.CoreV1Api, namespace: str, run: str, task: str, timeout: float = 30
+) -> list[client.V1Pod]:
+    """The task's pods once the kubelet has given each its terminal phase (it reports the
+    containers' end first, and the phase only after it has stopped the pod's sandbox)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = pods_of(core, namespace, run, task)
+        if all(p.status.phase in ("Succeeded", "Failed") for p in pods):
+            return pods
+        assert time.monotonic() < deadline, [(p.metadata.name, p.status.phase) for p in pods]
+        time.sleep(0.2)
 
 
 def test_what_a_command_prints_exits_with_and_writes_reaches_logs_status_and_database(
@@ -121,11 +135,11 @@ def test_execution_timeout_kills_a_really_sleeping_container(
         "Timeout",
         "TimedOut",
     ), nap
-    # The container no longer runs: the kubelet stopped it.
+    # The container is stopped for real: the pod is deleted, and once the kubelet has
+    # killed the sleep (SIGTERM, then SIGKILL after the grace period) it is gone.
     (pod,) = pods_of(core, namespace, "slow-1", "nap")
-    statuses = pod.status.container_statuses or []
-    assert pod.status.phase == "Failed"
-    assert all(s.state.running is None for s in statuses), statuses
+    assert pod.metadata.deletion_timestamp is not None or pod.status.phase == "Failed"
+    watch_pod(core, namespace, pod.metadata.name, lambda t, p: p is None or t == "DELETED", 60)
     ran = when(nap["endTime"]) - when(nap["startTime"])
     assert ran.total_seconds() < 30, nap
 
@@ -159,7 +173,7 @@ def test_a_container_over_its_memory_limit_is_an_oomkilled_try_and_is_retried(
     eat = tasks(run)["eat"]
     assert (eat["state"], eat["tryNumber"], eat["exitCode"]) == ("Failed", 2, 137), eat
     assert "OOMKilled" in (eat.get("reason") or "") + (eat.get("message") or ""), eat
-    pods = pods_of(core, namespace, "hungry-1", "eat")
+    pods = settled_pods(core, namespace, "hungry-1", "eat")
     assert [p.metadata.labels["airkube.io/try"] for p in pods] == ["1", "2"]
     for pod in pods:
         (status,) = pod.status.container_statuses
@@ -196,7 +210,7 @@ def test_a_task_that_fails_its_first_try_succeeds_on_a_new_pod(
     run = watch_run(custom, namespace, "flaky-1", finished, timeout=90)
     assert state(run) == "Succeeded", run["status"]
     assert tasks(run)["fetch"]["tryNumber"] == 2
-    pods = pods_of(core, namespace, "flaky-1", "fetch")
+    pods = settled_pods(core, namespace, "flaky-1", "fetch")
     assert [p.status.phase for p in pods] == ["Failed", "Succeeded"]
     logs = [core.read_namespaced_pod_log(p.metadata.name, namespace).strip() for p in pods]
     assert logs == ["try 1", "try 2"]

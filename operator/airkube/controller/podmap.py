@@ -58,7 +58,13 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
         start_time=parse_time(status.get("startTime")),
         finish_time=parse_time((terminated or {}).get("finishedAt")),
         deletion_time=parse_time(meta.get("deletionTimestamp")),
+        containers_stopped=_all_containers_terminated(status),
     )
+
+
+def _all_containers_terminated(status: Mapping[str, Any]) -> bool:
+    statuses = status.get("containerStatuses") or []
+    return bool(statuses) and all((cs.get("state") or {}).get("terminated") for cs in statuses)
 
 
 def _task_container_terminated(status: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -476,7 +476,7 @@ class RunReconciler:
             strategy is PodGCStrategy.ON_RUN_COMPLETION
             or (strategy is PodGCStrategy.ON_RUN_SUCCESS and run_state is RunState.SUCCEEDED)
         ):
-            doomed = [p.name for p in pods if p.phase.terminal and not p.deleted]
+            doomed = [p.name for p in pods if p.stopped and not p.deleted]
         elif strategy is PodGCStrategy.ON_POD_SUCCESS:
             doomed = [
                 p.name

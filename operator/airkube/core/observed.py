@@ -47,7 +47,16 @@ class ObservedPod:
     """metadata.deletionTimestamp: the pod is being deleted."""
     missing: bool = False
     """The controller knows the pod is gone (a watch DELETED event, or a 404)."""
+    containers_stopped: bool = False
+    """Every container of the pod has terminated. A real kubelet reports that before it
+    sets the pod's terminal phase (it first stops the sandbox), so for a moment a pod
+    that is done still says Running."""
 
     @property
     def deleted(self) -> bool:
         return self.deletion_time is not None or self.missing
+
+    @property
+    def stopped(self) -> bool:
+        """Nothing runs in it any more: a terminal phase, or every container terminated."""
+        return self.phase.terminal or self.containers_stopped

@@ -614,7 +614,7 @@ class _Pass:
     # -- pods to delete --------------------------------------------------------------------
 
     def _delete(self, pod: ObservedPod, reason: str) -> None:
-        if pod.deleted or pod.phase.terminal or pod.name in self.deletes:
+        if pod.deleted or pod.stopped or pod.name in self.deletes:
             return
         self.deletes[pod.name] = DeletePod(pod.name, pod.task, pod.try_number, reason)
 

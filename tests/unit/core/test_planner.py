@@ -497,6 +497,18 @@ def test_a_task_container_that_ended_ends_the_try_even_if_a_sidecar_runs_on() ->
     assert [c.task for c in p.creates] == ["b"]
 
 
+def test_a_pod_whose_containers_all_ended_is_kept_while_its_phase_catches_up() -> None:
+    """A real kubelet reports the containers terminated before the pod's terminal phase:
+    the pod is done, not a running one to delete (podGC decides what happens to it)."""
+    w = World(dag({"name": "a"}, {"name": "b", "dependsOn": ["a"]}))
+    w.step()
+    w.set_pod("a", PodPhase.RUNNING, exit_code=0, finish_time=T0 + S, containers_stopped=True)
+    p = w.step()
+    assert w.tasks["a"].state is TaskState.SUCCEEDED
+    assert p.deletes == ()
+    assert [c.task for c in p.creates] == ["b"]
+
+
 def test_an_old_try_still_running_is_superseded() -> None:
     spec = dag({"name": "a", "retries": 1})
     status = {
