@@ -28,7 +28,7 @@ from airkube.sdk.loader import load_python
 from .cluster import ROOT
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, create_run, state, tasks, wait_dag, when
-from .waiting import GROUP, VERSION, watch_run
+from .waiting import GROUP, VERSION, settled_pods, watch_run
 
 PYTHON_ONLY = ("taskflow",)
 """Examples written only in Python (no YAML twin): rendered by the SDK, then applied."""
@@ -96,7 +96,8 @@ EXPECTED: dict[str, Expected] = {
         },
         logs={
             "report": "2024-06-01: 49 in all, the biggest 30",
-            "notify": "notifying: 2024-06-01: 49 in all, the biggest 30",
+            # report's output as it is: the JSON of the string report returned.
+            "notify": 'notifying: "2024-06-01: 49 in all, the biggest 30"',
         },
     ),
     # See the comment at the top of dags/retries.yaml for why each task ends so.
@@ -148,7 +149,7 @@ def ready(dag: dict[str, Any]) -> bool:
 
 
 def pods_by_task(core: client.CoreV1Api, namespace: str, run: str) -> dict[str, list[client.V1Pod]]:
-    pods = core.list_namespaced_pod(namespace, label_selector=f"airkube.io/run={run}").items
+    pods = settled_pods(core, namespace, f"airkube.io/run={run}")
     out: dict[str, list[client.V1Pod]] = {}
     for pod in sorted(pods, key=lambda p: int(p.metadata.labels["airkube.io/try"])):
         out.setdefault(pod.metadata.labels["airkube.io/task"], []).append(pod)

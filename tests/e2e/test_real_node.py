@@ -17,32 +17,23 @@ from .cli import airkube
 from .cluster import Cluster
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, state, task, tasks, when
-from .waiting import watch_pod, watch_run
+from .waiting import settled_pods, watch_pod, watch_run
 
 
 def finished(run: dict[str, Any]) -> bool:
     return state(run) in TERMINAL
 
 
-def pods_of(core: client.CoreV1Api, namespace: str, run: str, task: str) -> list[client.V1Pod]:
-    pods = core.list_namespaced_pod(
-        namespace, label_selector=f"airkube.io/run={run},airkube.io/task={task}"
-    ).items
+def selector(run: str, task: str) -> str:
+    return f"airkube.io/run={run},airkube.io/task={task}"
+
+
+def by_try(pods: list[client.V1Pod]) -> list[client.V1Pod]:
     return sorted(pods, key=lambda p: int(p.metadata.labels["airkube.io/try"]))
 
 
-def settled_pods(
-    core: client.CoreV1Api, namespace: str, run: str, task: str, timeout: float = 30
-) -> list[client.V1Pod]:
-    """The task's pods once the kubelet has given each its terminal phase (it reports the
-    containers' end first, and the phase only after it has stopped the pod's sandbox)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pods = pods_of(core, namespace, run, task)
-        if all(p.status.phase in ("Succeeded", "Failed") for p in pods):
-            return pods
-        assert time.monotonic() < deadline, [(p.metadata.name, p.status.phase) for p in pods]
-        time.sleep(0.2)
+def pods_of(core: client.CoreV1Api, namespace: str, run: str, task: str) -> list[client.V1Pod]:
+    return by_try(core.list_namespaced_pod(namespace, label_selector=selector(run, task)).items)
 
 
 def test_what_a_command_prints_exits_with_and_writes_reaches_logs_status_and_database(
@@ -173,7 +164,7 @@ def test_a_container_over_its_memory_limit_is_an_oomkilled_try_and_is_retried(
     eat = tasks(run)["eat"]
     assert (eat["state"], eat["tryNumber"], eat["exitCode"]) == ("Failed", 2, 137), eat
     assert "OOMKilled" in (eat.get("reason") or "") + (eat.get("message") or ""), eat
-    pods = settled_pods(core, namespace, "hungry-1", "eat")
+    pods = by_try(settled_pods(core, namespace, selector("hungry-1", "eat")))
     assert [p.metadata.labels["airkube.io/try"] for p in pods] == ["1", "2"]
     for pod in pods:
         (status,) = pod.status.container_statuses
@@ -210,7 +201,7 @@ def test_a_task_that_fails_its_first_try_succeeds_on_a_new_pod(
     run = watch_run(custom, namespace, "flaky-1", finished, timeout=90)
     assert state(run) == "Succeeded", run["status"]
     assert tasks(run)["fetch"]["tryNumber"] == 2
-    pods = settled_pods(core, namespace, "flaky-1", "fetch")
+    pods = by_try(settled_pods(core, namespace, selector("flaky-1", "fetch")))
     assert [p.status.phase for p in pods] == ["Failed", "Succeeded"]
     logs = [core.read_namespaced_pod_log(p.metadata.name, namespace).strip() for p in pods]
     assert logs == ["try 1", "try 2"]

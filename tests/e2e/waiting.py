@@ -126,3 +126,18 @@ def wait_for_default_service_account(core: client.CoreV1Api, namespace: str) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"namespace {namespace} got no default ServiceAccount in 30s")
         time.sleep(0.1)
+
+
+def settled_pods(
+    core: client.CoreV1Api, namespace: str, selector: str, timeout: float = 30
+) -> list[client.V1Pod]:
+    """The pods matching ``selector`` once each has a terminal phase. A real kubelet
+    reports the containers' end first and the phase only after it has stopped the pod's
+    sandbox (polled, with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        if all(p.status.phase in ("Succeeded", "Failed") for p in pods):
+            return list(pods)
+        assert time.monotonic() < deadline, [(p.metadata.name, p.status.phase) for p in pods]
+        time.sleep(0.2)
