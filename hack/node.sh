@@ -105,12 +105,21 @@ node_pids() {
 }
 
 kill_all() {
-  local deadline=$((SECONDS + 30)) pids
+  local deadline=$((SECONDS + 30)) pids killed="" pid
   while pids="$(node_pids)"; [[ -n "$pids" ]]; do
     # shellcheck disable=SC2086
     kill -9 $pids 2>/dev/null || true
+    killed+=" $pids"
     ((SECONDS < deadline)) || die "processes of the node did not exit: $pids"
     sleep 0.2
+  done
+  # A killed process leaves its cgroup at once but stays a zombie until it is reaped
+  # (containers' processes by init, their shims being dead): wait for that too.
+  for pid in $killed; do
+    while kill -0 "$pid" 2>/dev/null; do
+      ((SECONDS < deadline)) || { echo "node: process $pid was not reaped" >&2; break; }
+      sleep 0.1
+    done
   done
 }
 

@@ -77,10 +77,11 @@ def test_stopping_the_node_with_containers_running_leaves_the_host_as_it_was(
     watch_pod(core, namespace, "busy", phase_is("Running"), timeout=60)
 
     # kubelet set its kernel settings, in the node's mount namespace only.
-    inside = node_sh(
-        cluster, "exec", "cat", "/proc/sys/kernel/panic", "/proc/sys/vm/overcommit_memory"
-    )
-    assert inside.split() == ["10", "1"], inside
+    inside = {
+        key: node_sh(cluster, "exec", "cat", f"/proc/sys/{key}").strip()
+        for key in ("kernel/panic", "vm/overcommit_memory")
+    }
+    assert inside == {"kernel/panic": "10", "vm/overcommit_memory": "1"}, inside
     assert sysctls() == host_sysctls_at_start
     running = host_state(cycled_node)
     assert running.node_processes, "the node's processes are in its cgroup"
