@@ -11,6 +11,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,11 @@ def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
             helm,
             release,
             namespace,
-            {"database.sqlite.persistence.existingClaim": claim, "livenessProbe.periodSeconds": "2",
-             "livenessProbe.initialDelaySeconds": "2"},
-        )  # fmt: skip
+            {
+                "database.sqlite.persistence.existingClaim": claim,
+                "livenessProbe.periodSeconds": "2",
+            },
+        )
         (pod,) = operator_pods(core, namespace, release)
         assert pod.spec.node_name == "real-node-0"
         wait_log_line(core, namespace, [pod], "airkube operator ready", timeout=60)
@@ -137,7 +140,12 @@ def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
         assert state(run) == "Succeeded", run["status"]
         assert {t: e["state"] for t, e in tasks(run).items()} == dict.fromkeys("abc", "Succeeded")
 
-        # Its liveness probe has passed many times over (every 2 s), never failed.
+        # Its liveness probe has passed many times over (every 2 s after the chart's 10 s
+        # initial delay), never failed: let that much time pass since the container started.
+        pod = core.read_namespaced_pod(pod.metadata.name, namespace)
+        (status,) = pod.status.container_statuses
+        probed_from = status.state.running.started_at + timedelta(seconds=10 + 3 * 2)
+        time.sleep(max(0.0, (probed_from - datetime.now(UTC)).total_seconds()))
         pod = core.read_namespaced_pod(pod.metadata.name, namespace)
         (status,) = pod.status.container_statuses
         assert status.ready, status
@@ -190,9 +198,12 @@ def test_two_replicas_on_postgresql_one_active_and_deleting_it_mid_run_loses_not
         helm,
         release,
         namespace,
-        {"replicaCount": "2", "database.type": "postgresql",
-         "database.postgresql.url": pg_schema_url.replace(",", "\\,")},
-    )  # fmt: skip
+        {
+            "replicaCount": "2",
+            "database.type": "postgresql",
+            "database.postgresql.url": pg_schema_url.replace(",", "\\,"),
+        },
+    )
     pods = operator_pods(core, namespace, release)
     assert len(pods) == 2
     assert {p.spec.node_name for p in pods} == {"real-node-0"}
