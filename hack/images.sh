@@ -53,16 +53,22 @@ need() {
 # key TEXT...: a short content hash of the inputs.
 key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 
-pause_key() { key "$(sha256sum "$ROOT/images/pause/pause.c")" "$(gcc --version | head -1)" "$PAUSE_REF" v1; }
-busybox_key() { key "$(busybox 2>&1 | head -1)" "$(sha256sum /bin/busybox)" "$BUSYBOX_REF" v1; }
+pause_key() {
+  key "$(sha256sum "$ROOT/images/pause/pause.c")" "$(gcc --version | head -1)" "$PAUSE_REF" \
+    "$(declare -f build_pause scratch_image)"
+}
+busybox_key() {
+  key "$(busybox 2>&1 | head -1)" "$(sha256sum /bin/busybox)" "$BUSYBOX_REF" \
+    "$(declare -f build_busybox scratch_image)"
+}
 python_key() {
-  key "$DEBIAN_SUITE" "$PYTHON_PACKAGES" "$PYTHON_REF" "$(declare -f build_python)" v1
+  key "$DEBIAN_SUITE" "$PYTHON_PACKAGES" "$PYTHON_REF" "$(declare -f build_python scratch_image)"
 }
 operator_key() {
   local sources
   sources="$(cd "$ROOT" && find pyproject.toml README.md images/operator operator/airkube \
     -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)"
-  key "$(python_key)" "$sources" "$OPERATOR_REF" "$(declare -f build_operator)" v1
+  key "$(python_key)" "$sources" "$OPERATOR_REF" "$(declare -f build_operator)"
 }
 
 archive() { echo "$IMAGES/$1-$("$1_key").tar"; }
@@ -77,6 +83,18 @@ save() {
   find "$IMAGES" -maxdepth 1 -name "$name-*.tar" ! -path "$out" -delete
 }
 
+# scratch_image REF ARCHIVE VERB SRC DEST CONFIG...: an image of one layer, SRC put at
+# DEST by `buildah VERB` (copy; add unpacks a tar), configured with `buildah config
+# CONFIG...`, committed and saved.
+scratch_image() {
+  local ref=$1 out=$2 verb=$3 src=$4 dest=$5 ctr; shift 5
+  ctr="$(bah from scratch)"
+  bah "$verb" "$ctr" "$src" "$dest" >/dev/null
+  bah config "$@" "$ctr"
+  bah commit --quiet --rm "$ctr" "$ref" >/dev/null
+  save "$ref" "$out"
+}
+
 build_pause() {
   local out; out="$(archive pause)"
   [[ -f "$out" ]] && return 0
@@ -85,12 +103,9 @@ build_pause() {
   local root; root="$(mktemp -d)"
   gcc -static -Os -o "$root/pause" "$ROOT/images/pause/pause.c"
   strip "$root/pause"
-  local ctr; ctr="$(bah from scratch)"
-  bah copy "$ctr" "$root/pause" /pause >/dev/null
-  bah config --entrypoint '["/pause"]' --user 65535:65535 "$ctr"
-  bah commit --quiet --rm "$ctr" "$PAUSE_REF" >/dev/null
+  scratch_image "$PAUSE_REF" "$out" copy "$root/pause" /pause \
+    --entrypoint '["/pause"]' --user 65535:65535
   rm -rf "$root"
-  save "$PAUSE_REF" "$out"
 }
 
 build_busybox() {
@@ -108,12 +123,8 @@ build_busybox() {
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-  local ctr; ctr="$(bah from scratch)"
-  bah copy "$ctr" "$root/" / >/dev/null
-  bah config --cmd sh --env PATH=/bin "$ctr"
-  bah commit --quiet --rm "$ctr" "$BUSYBOX_REF" >/dev/null
+  scratch_image "$BUSYBOX_REF" "$out" copy "$root/" / --cmd sh --env PATH=/bin
   rm -rf "$root"
-  save "$BUSYBOX_REF" "$out"
 }
 
 build_python() {
@@ -133,13 +144,9 @@ build_python() {
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     "$DEBIAN_SUITE" "$work/rootfs.tar" "${sources[0]}" >"$LOG_DIR/image-python.log" 2>&1 ||
     die "mmdebstrap failed: $(tail -1 "$LOG_DIR/image-python.log") (log: $LOG_DIR/image-python.log)"
-  local ctr; ctr="$(bah from scratch)"
-  bah add "$ctr" "$work/rootfs.tar" / >/dev/null
-  bah config --cmd python3 --env LANG=C.UTF-8 \
-    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$ctr"
-  bah commit --quiet --rm "$ctr" "$PYTHON_REF" >/dev/null
+  scratch_image "$PYTHON_REF" "$out" add "$work/rootfs.tar" / --cmd python3 --env LANG=C.UTF-8 \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   rm -rf "$work"
-  save "$PYTHON_REF" "$out"
 }
 
 build_operator() {

@@ -352,11 +352,10 @@ import_images() {
 # Removes the containers an earlier run of the node left in containerd's records (all
 # dead: their processes were killed with it), with their snapshots.
 forget_containers() {
-  local c
-  for c in $(ctr --address "$SOCK" --namespace k8s.io containers list --quiet); do
-    ctr --address "$SOCK" --namespace k8s.io tasks delete --force "$c" >/dev/null 2>&1 || true
-    ctr --address "$SOCK" --namespace k8s.io containers delete "$c" >/dev/null 2>&1 || true
-  done
+  local ids
+  ids="$(ctr --address "$SOCK" --namespace k8s.io containers list --quiet)"
+  # shellcheck disable=SC2086
+  [[ -z "$ids" ]] || ctr --address "$SOCK" --namespace k8s.io containers delete $ids >/dev/null 2>&1 || true
 }
 
 start_kubelet() {

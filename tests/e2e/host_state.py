@@ -67,7 +67,9 @@ def host_state(node_cgroup: str) -> HostState:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if f"/{node_cgroup}" in (proc / "cgroup").read_text():
+                if re.search(
+                    rf":/{re.escape(node_cgroup)}(/|$)", (proc / "cgroup").read_text(), re.M
+                ):
                     processes.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
             except OSError:
                 continue
