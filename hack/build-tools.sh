@@ -53,7 +53,7 @@ install_built() {
 }
 
 build_kubernetes() {
-  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=0 n
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet) missing=0 n
   for n in "${names[@]}"; do have "$n" "$KUBE_VERSION" || missing=1; done
   ((missing)) || return 0
   echo "build-tools: building ${names[*]} $KUBE_VERSION (cold: 5-10 min on 2 cores)"
@@ -78,7 +78,7 @@ build_kubernetes() {
     go build -mod=mod -trimpath -ldflags "$ld" -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
-      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+      k8s.io/kubernetes/cmd/kubelet
   ) >"$log" 2>&1 || explain "kubernetes $KUBE_VERSION" "$log"
   install_built "$tmp" "$KUBE_VERSION" "${names[@]}"
 }

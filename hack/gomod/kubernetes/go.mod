@@ -1,10 +1,9 @@
-// Wrapper module that builds the Kubernetes control-plane binaries, kubectl, and the real node's
-// kubelet and kube-proxy
-// from k8s.io/kubernetes at a pinned tag. k8s.io/kubernetes cannot be
+// Wrapper module that builds the Kubernetes control-plane binaries, kubectl and the
+// real node's kubelet from k8s.io/kubernetes at a pinned tag. k8s.io/kubernetes cannot be
 // `go install`ed directly because its go.mod replaces the staging modules with
 // local paths; here each staging module is mapped to its published v0.35.x tag.
 // hack/build-tools.sh copies this module, sets the versions of hack/versions.sh
-// with `go mod edit`, and builds the four commands below.
+// with `go mod edit`, and builds the five commands below.
 module airkube.local/hack/kubernetes
 
 go 1.25.0
@@ -17,7 +16,6 @@ tool (
 	k8s.io/kubernetes/cmd/kube-scheduler
 	k8s.io/kubernetes/cmd/kubectl
 	k8s.io/kubernetes/cmd/kubelet
-	k8s.io/kubernetes/cmd/kube-proxy
 )
 
 require (
