@@ -54,7 +54,7 @@ need() {
 key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 
 pause_key() {
-  key "$(sha256sum "$ROOT/images/pause/pause.c")" "$(gcc --version | head -1)" "$PAUSE_REF" \
+  key "$(sha256sum <"$ROOT/images/pause/pause.c")" "$(gcc --version | head -1)" "$PAUSE_REF" \
     "$(declare -f build_pause scratch_image)"
 }
 busybox_key() {
