@@ -56,7 +56,12 @@ def wait_log_line(
             log = core.read_namespaced_pod_log(pod.metadata.name, namespace)
             if text_ in log:
                 return pod
-        assert time.monotonic() < deadline, f"no operator pod said {text_!r} in {timeout}s"
+        if time.monotonic() > deadline:
+            logs = {
+                p.metadata.name: core.read_namespaced_pod_log(p.metadata.name, namespace)[-2000:]
+                for p in pods
+            }
+            raise AssertionError(f"no operator pod said {text_!r} in {timeout}s: {logs}")
         time.sleep(0.5)
 
 
@@ -209,7 +214,7 @@ def test_two_replicas_on_postgresql_one_active_and_deleting_it_mid_run_loses_not
     assert {p.spec.node_name for p in pods} == {"real-node-0"}
     active = wait_log_line(core, namespace, pods, "active: this replica", timeout=60)
     (standby,) = [p for p in pods if p.metadata.name != active.metadata.name]
-    wait_log_line(core, namespace, [standby], "standby:", timeout=30)
+    wait_log_line(core, namespace, [standby], "standby:", timeout=90)
 
     # Two runs of a DAG of chains that take a while; the active replica is deleted mid-run.
     sleepy = ["sh", "-c", "sleep 1"]
