@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.cluster import Cluster, pinned_kubectl  # noqa: E402
 from tests.e2e.operator_process import OperatorProcess  # noqa: E402
+from workloads import SIMULATED  # noqa: E402
 
 GROUP, VERSION = "airkube.io", "v1alpha1"
 
@@ -38,7 +39,9 @@ def percentile(values: list[float], q: float) -> float:
 
 @contextmanager
 def bench_env(prefix: str) -> Iterator[Bench]:
-    """A namespace of its own and an operator on a new SQLite DB, on the local cluster."""
+    """A namespace of its own and an operator on a new SQLite DB, on the local cluster.
+    The namespace's pods go to KWOK's simulated node (SIMULATED), as the benchmarks'
+    sim.airkube.io annotations expect."""
     cluster = Cluster(None, "kwok-airkube", pinned_kubectl(), started_here=False)
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     api = config.new_client_from_config(context=cluster.context)
@@ -46,7 +49,8 @@ def bench_env(prefix: str) -> Iterator[Bench]:
     while any(n.metadata.name.startswith("bench-") for n in core.list_namespace().items):
         time.sleep(1)  # an earlier benchmark's namespace is still being deleted
     namespace = f"bench-{prefix}-{int(time.time())}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    meta = client.V1ObjectMeta(name=namespace, annotations=SIMULATED)
+    core.create_namespace(client.V1Namespace(metadata=meta))
     work = Path(tempfile.mkdtemp(prefix="airkube-bench-"))
     operator = OperatorProcess(cluster, f"sqlite:///{work / 'airkube.db'}", work / "operator.log")
     operator.start()

@@ -137,6 +137,11 @@ def get(results: dict[str, Any], key: str, system: str) -> dict[str, Any]:
     return (results.get(key) or {}).get(system) or {}
 
 
+def is_real(doc: dict[str, Any], key: str) -> bool:
+    """A workload run on the real node (the pods really ran), not on KWOK's."""
+    return (doc.get("workloads") or {}).get(key, {}).get("node") == "real"
+
+
 def note(r: dict[str, Any]) -> str:
     """Why a figure is partial: an error, or a time limit reached."""
     if not r:
@@ -282,10 +287,77 @@ def table(doc: dict[str, Any]) -> str:
         )
     notes = []
     for key in res:
+        if is_real(doc, key):
+            continue  # under the real node's table
         for s in SYSTEMS:
             why = note(get(res, key, s))
             if why and why != "not run":
                 notes.append(f"- `*` {key}, {LABELS[s]}: {why}")
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+REAL_SYSTEMS = ("airkube", "ceiling")
+
+
+def real_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, int]]:
+    """(label, workload, field, unit, digits) of the real node's table."""
+    out = []
+    for key in [k for k in doc["results"] if is_real(doc, k)]:
+        n = doc["workloads"][key]["tasks"]
+        chain = any(get(doc["results"], key, s).get("step_ms") is not None for s in REAL_SYSTEMS)
+        if chain:
+            what = f"chain of {n:,}"
+            out += [
+                (f"{what}: step latency p50", key, "step_p50_ms", "ms", 1),
+                (f"{what}: step latency p99", key, "step_p99_ms", "ms", 1),
+                (f"{what}: wall time", key, "wall_s", "s", 1),
+            ]
+        else:
+            what = f"fan-out {n:,}"
+            out += [
+                (f"{what}: pods created/s", key, "pods_per_s", "pods/s", 1),
+                (f"{what}: pods completed/s", key, "succeeded_per_s", "pods/s", 2),
+                (f"{what}: last pod created", key, "last_pod_s", "s", 1),
+                (f"{what}: wall time", key, "wall_s", "s", 1),
+            ]
+        out.append((f"{what}: pod created → seen Succeeded, p50", key, "pod_life_p50_s", "s", 2))
+    return out
+
+
+def real_table(doc: dict[str, Any]) -> str:
+    res = doc["results"]
+    rows_ = real_rows(doc)
+    if not rows_:
+        return ""
+    lines = [
+        "| figure | airkube | ceiling | airkube ÷ ceiling |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, field, unit, digits in rows_:
+        cells = []
+        vals = {}
+        for s in REAL_SYSTEMS:
+            r = get(res, key, s)
+            vals[s] = r.get(field)
+            text = fmt(vals[s], digits)
+            if not r:
+                text = "not run"
+            elif "error" in r:
+                text = "error"
+            elif note(r) and vals[s] is not None:
+                text += "*"
+            cells.append(text)
+        lines.append(
+            f"| {label} ({unit}) | {cells[0]} | {cells[1]} | "
+            f"{ratio(vals['airkube'], vals['ceiling'])} |"
+        )
+    notes = [
+        f"- `*` {key}, {LABELS[s]}: {why}"
+        for key in res
+        if is_real(doc, key)
+        for s in REAL_SYSTEMS
+        if (why := note(get(res, key, s))) and why != "not run"
+    ]
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
@@ -310,11 +382,15 @@ def plots(doc: dict[str, Any], stem: Path) -> list[tuple[str, str]]:
 
     if "chain100" in res:
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        for s in SYSTEMS:
-            steps = sorted(get(res, "chain100", s).get("step_ms") or [])
-            if steps:
-                ys = [(i + 1) / len(steps) for i in range(len(steps))]
-                ax.step(steps, ys, where="post", label=LABELS[s], color=COLORS[s])
+        chains = [("chain100", "-", "")]
+        chains += [(k, "--", " (real node)") for k in res if is_real(doc, k)]
+        for key, ls, where in chains:
+            for s in SYSTEMS:
+                steps = sorted(v for v in get(res, key, s).get("step_ms") or [] if v > 0)
+                if steps:
+                    ys = [(i + 1) / len(steps) for i in range(len(steps))]
+                    ax.step(steps, ys, where="post", label=LABELS[s] + where, color=COLORS[s],
+                            ls=ls)  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("upstream pod Succeeded → downstream pod created (ms, log scale)")
         ax.set_ylabel("fraction of steps")
@@ -322,7 +398,29 @@ def plots(doc: dict[str, Any], stem: Path) -> list[tuple[str, str]]:
         ax.axvline(500, color="red", ls=":", lw=1, label="goal p99 500 ms")
         ax.legend(fontsize=8)
         ax.set_title("Chain of 100 tasks: step latency (CDF)")
-        save(fig, "step-latency", "Step latency along the 100-task chain, as a CDF.")
+        save(fig, "step-latency", "Step latency along the 100-task chain (and the real node's "
+             "chain, dashed), as a CDF.")  # fmt: skip
+
+    real = [k for k in res if is_real(doc, k) and doc["workloads"][k]["tasks"] > 1]
+    if real:
+        fig, axes = plt.subplots(1, len(real), figsize=(4.8 * len(real), 3.6), squeeze=False)
+        for ax, key in zip(axes[0], real, strict=False):
+            for s in REAL_SYSTEMS:
+                r = get(res, key, s)
+                for field, ls, what in (("pods_curve", "-", "created"),
+                                        ("succeeded_curve", "--", "Succeeded")):  # fmt: skip
+                    pts = r.get(field) or []
+                    if pts:
+                        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=COLORS[s], ls=ls,
+                                label=f"{LABELS[s]}: pods {what}")  # fmt: skip
+            n = doc["workloads"][key]["tasks"]
+            shape = "chain" if get(res, key, "airkube").get("step_ms") is not None else "fan-out"
+            ax.set_title(f"{shape} of {n:,} tasks, real node", fontsize=10)
+            ax.set_xlabel("seconds since the run was submitted")
+            ax.set_ylabel("pods")
+            ax.legend(fontsize=7)
+        save(fig, "real-node", "On the real node: pods created (solid) and seen Succeeded "
+             "(dashed) over time.")  # fmt: skip
 
     one_run = [k for k in ("fanout1000", "fanout5000", "big10000") if k in res]
 
@@ -417,6 +515,8 @@ def details(doc: dict[str, Any]) -> str:
     for key in res:
         for s in SYSTEMS:
             r = get(res, key, s)
+            if not r and is_real(doc, key):
+                continue  # Argo runs on the simulated node only
             p = r.get("process") or {}
             lines.append(
                 f"| {key} | {LABELS[s]} | {fmt(r.get('completed'))} | "
@@ -505,6 +605,20 @@ def write_report(results_path: Path) -> Path:
         "",
         table(doc),
         "",
+    ]
+    real = real_table(doc)
+    if real:
+        text += [
+            "## On the real node",
+            "",
+            "The chain and the 1,000-task fan-out again on the cluster's real node (kubelet and "
+            "containerd, `hack/node.sh`): each pod's busybox really starts and exits, on the "
+            "same two cores as the control plane and the controller. Argo is not run here.",
+            "",
+            real,
+            "",
+        ]
+    text += [
         "## Goals",
         "",
         goals_text(doc),
@@ -538,21 +652,34 @@ def write_report(results_path: Path) -> Path:
 
 METHOD = """## Method
 
-- **Cluster**: a KWOK cluster of its own (`airkube-bench`, `hack/cluster.sh up --fresh`),
+- **Cluster**: a local cluster of its own (`airkube-bench`, `hack/cluster.sh up --fresh`),
   local processes: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, KWOK
-  with this repository's Stages (`hack/kwok/stages.yaml`). Every task's pod starts 100 ms
-  after it is bound and ends Succeeded 100 ms later (annotations
+  with this repository's Stages (`hack/kwok/stages.yaml`), and one real node (kubelet,
+  containerd, runc, `hack/node.sh`; `maxPods` 250). The simulated workloads' namespaces
+  send their pods to KWOK's node, which is tainted (annotations
+  `scheduler.alpha.kubernetes.io/node-selector` and `.../defaultTolerations`). There every
+  task's pod starts 100 ms after it is bound and ends Succeeded 100 ms later (annotations
   `sim.airkube.io/start-delay`, `sim.airkube.io/duration`), whichever system made it.
+  The real-node workloads' namespaces have no such annotations: their pods go to the real
+  node and run `busybox:1.36` `true` (image imported, never pulled). Before each, the
+  harness waits until the real node has no pods and containerd no containers left.
 - **Workloads** (`bench/workloads.py`): chain of 100 tasks; 1,000 and 5,000 independent
   tasks in one run; 100 runs at once of a 10-task DAG (start → 8 in parallel → end); one
-  run of 10,000 independent tasks. Each system runs each workload in a fresh namespace
-  with a fresh controller process, one system at a time, workloads in that order.
+  run of 10,000 independent tasks; on the real node, the chain of 100 tasks and 1,000
+  independent tasks (ceiling and airkube). Each system runs each workload in a fresh
+  namespace with a fresh controller process, one system at a time, workloads in that
+  order.
 - **Clock**: every time is this harness's monotonic clock on receiving a watch event
-  (pods, run objects) — the same watch delay for every system. Step latency: upstream
+  (pods, run objects) — the same watch delay for every system. A pod is seen `Succeeded`
+  at the first event with that phase or with every container terminated with exit code 0:
+  a real kubelet reports the containers' ends about a second before the phase (it stops
+  the sandbox first), and airkube acts on the first sign, so the ceiling and this clock do
+  too (on KWOK both come in one update). Step latency: upstream
   pod seen `Succeeded` → downstream pod seen `ADDED`. Pods created per second: pods seen
   `ADDED` ÷ the time from submitting the run(s) to the last pod seen. Wall time: from
   submitting to the last run seen finished (airkube: DAGRun `status.state`; Argo:
-  Workflow `status.phase`; ceiling: its last pod seen `Succeeded`). Runs finished per
+  Workflow `status.phase`; ceiling: its last pod seen `Succeeded`). Pods completed per
+  second: pods seen `Succeeded` ÷ the time to the last one. Runs finished per
   minute: runs ÷ that wall time. Run object size: bytes of the DAGRun / Workflow as a GET
   returns it at the end. Controller CPU: user+system seconds from `/proc/<pid>/stat` over
   the workload; peak RSS: `VmHWM` of `/proc/<pid>/status` (the process started fresh for

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import GROUP, VERSION, baseline, bench_env, percentile, report_line
 from kubernetes import watch
+from workloads import IMAGE
 
 
 def dag(name: str) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def dag(name: str) -> dict[str, Any]:
             "startDate": "2026-01-01T00:00:00Z",
             "catchup": False,
             "defaults": {
-                "image": "busybox",
+                "image": IMAGE,
                 "podTemplate": {"metadata": {"annotations": {"sim.airkube.io/duration": "100ms"}}},
             },
             "tasks": [{"name": "tick", "command": ["true"]}],

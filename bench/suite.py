@@ -3,14 +3,22 @@
 Workloads (bench/workloads.py), each run by each system in turn, in a fresh namespace
 with a fresh controller process:
 
-1. chain100      a chain of 100 tasks: step latency, upstream pod seen Succeeded ->
-                 downstream pod seen ADDED
+1. chain100      a chain of 100 tasks: step latency, upstream pod seen Succeeded (phase,
+                 or every container exited 0: systems.pod_outcome) -> downstream pod
+                 seen ADDED
 2. fanout1000,   1,000 / 5,000 independent tasks in one run: pods created per second,
    fanout5000    wall time
 3. concurrent    100 runs of a 10-task DAG (start -> 8 -> end) at once: runs finished
                  per minute
 4. big10000      one run of 10,000 tasks: it completes; the run object's size; the
                  controller's peak RSS and CPU seconds
+5. real-chain    the chain of 100 tasks, and 1,000 independent tasks in one run, on the
+   real-fanout1000
+                 cluster's real node, where busybox really starts and exits: step latency,
+                 pods created and completed per second, wall time (ceiling and airkube)
+
+Workloads 1-4 run on KWOK's simulated node (their namespaces carry SIMULATED, see
+bench/workloads.py); 5 on the real node (hack/node.sh), whose namespaces do not.
 
 Every time is this process's monotonic clock when a watch event arrives (pods, runs):
 the same clock and the same watch delay for every system. Controller RSS and CPU come
@@ -19,6 +27,8 @@ bench/results/<date>.md with its plots (bench/report.py), which bench/REPORT.md 
 
 Usage: .venv/bin/python bench/suite.py [--quick] [--workloads chain100,...]
        [--systems ceiling,airkube,argo] [--keep-cluster] [--no-profile]
+Only the real node's workloads:
+       .venv/bin/python bench/suite.py --workloads real-chain,real-fanout1000
 """
 
 from __future__ import annotations
@@ -46,8 +56,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from akube import ApiError, AsyncKube  # noqa: E402
-from systems import Airkube, Argo, Ceiling, System, proc_stats  # noqa: E402
-from tests.e2e.cluster import hack_var  # noqa: E402
+from systems import Airkube, Argo, Ceiling, System, pod_outcome, proc_stats  # noqa: E402
+from tests.e2e.cluster import hack_var, node_var  # noqa: E402
 from workloads import Workload, chain, diamond, fan_out  # noqa: E402
 
 CLUSTER = os.environ.get("AIRKUBE_BENCH_CLUSTER", "airkube-bench")
@@ -56,20 +66,43 @@ CLUSTER = os.environ.get("AIRKUBE_BENCH_CLUSTER", "airkube-bench")
 # defaults, wakes a workflow at most every 10 s (DEFAULT_REQUEUE_TIME) and writes at 20 QPS:
 # a 100-step chain would take over 16 minutes and 5,000 or 10,000 pods many minutes each,
 # so it gets shorter limits there; its partial figures are reported as such.
+# fmt: off
 WORKLOADS = [
     Workload("chain100", "chain of 100 tasks", chain(100), 1, limit_s=300, argo_limit_s=120),
     Workload("fanout1000", "fan-out of 1,000 tasks", fan_out(1000), 1, limit_s=400),
     Workload("fanout5000", "fan-out of 5,000 tasks", fan_out(5000), 1, 900, argo_limit_s=60),
     Workload("concurrent", "100 concurrent runs of a 10-task DAG", diamond(8), 100, 400),
     Workload("big10000", "one run of 10,000 tasks", fan_out(10000), 1, 1500, argo_limit_s=60),
+    # On the real node a task takes about 1 s from its pod's creation to its container's
+    # end (sandbox, network, container start, the kubelet's 1 s relist), 2 s to the pod's
+    # Succeeded phase: the 100-task chain takes about 2 minutes per system (99 steps, as
+    # on KWOK). The node starts and ends 1-2 pods/s on 2 shared cores, with at most 250
+    # at a time (maxPods; Succeeded pods do not count), so the fan-out takes 10-20 min each.
+    Workload("real-chain", "chain of 100 tasks, real node", chain(100), 1, 900, real=True),
+    Workload("real-fanout1000", "fan-out of 1,000 tasks, real node", fan_out(1000), 1, 3000,
+             real=True),
 ]
+# fmt: on
+REAL_ONLY = ("ceiling", "airkube")
+"""The systems that run the real-node workloads (Argo runs on the simulated node only)."""
+
+
+QUICK_SIZES = {
+    "chain100": 10,
+    "fanout1000": 50,
+    "fanout5000": 100,
+    "big10000": 250,
+    "real-chain": 10,
+    "real-fanout1000": 50,
+}
 
 
 def quick(w: Workload) -> Workload:
     """A small version of a workload, to try the harness."""
-    n = {"chain100": 10, "fanout1000": 50, "fanout5000": 100, "big10000": 250}.get(w.key)
-    shape = chain(n) if w.key == "chain100" else fan_out(n) if n else w.shape
-    return replace(w, shape=shape, runs=min(w.runs, 5), limit_s=120, argo_limit_s=60)
+    n = QUICK_SIZES.get(w.key)
+    shape = (chain(n) if w.is_chain else fan_out(n)) if n else w.shape
+    limit = 300 if w.real else 120
+    return replace(w, shape=shape, runs=min(w.runs, 5), limit_s=limit, argo_limit_s=60)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -123,12 +156,55 @@ async def delete_namespace(kube: AsyncKube, ns: str, timeout: float = 600) -> fl
     return time.monotonic() - t0
 
 
-async def run_one(kube: AsyncKube, system: System, w: Workload) -> dict[str, Any]:
-    """One system runs one workload in a namespace of its own; returns what was measured."""
+REAL_NODE = "real-node-0"
+
+
+async def settle_real_node(kube: AsyncKube, cluster: str, timeout: float = 600) -> float:
+    """Set-up of a real-node workload: the real node is there (not so with
+    AIRKUBE_REAL_NODE=0), and has no pods and its containerd no containers left by the
+    previous workload (the kubelet removes a deleted pod's containers within about a
+    minute), so that cleaning up after one system does not slow the next. Returns the
+    seconds waited."""
+    t0 = time.monotonic()
+    try:
+        node = await kube.get(f"/api/v1/nodes/{REAL_NODE}")
+    except ApiError as e:
+        raise RuntimeError(f"the cluster has no real node {REAL_NODE} ({e.status})") from e
+    conditions = (node.get("status") or {}).get("conditions") or []
+    if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+        raise RuntimeError(f"the real node {REAL_NODE} is not Ready")
+    sock = Path(node_var(cluster, "NODE_STATE")) / "containerd/containerd.sock"
+    ctr = shutil.which("ctr")
+    selector = {"fieldSelector": f"spec.nodeName={REAL_NODE}", "limit": "1"}
+    while time.monotonic() - t0 < timeout:
+        pods, _ = await kube.request("GET", "/api/v1/pods", params=selector)
+        containers = 0
+        if ctr and sock.exists():
+            proc = await asyncio.create_subprocess_exec(
+                ctr, "--address", str(sock), "--namespace", "k8s.io", "containers", "list",
+                "--quiet", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            out, _ = await proc.communicate()
+            containers = len(out.split())
+        if not pods["items"] and not containers:
+            break
+        await asyncio.sleep(1)
+    return time.monotonic() - t0
+
+
+async def run_one(
+    kube: AsyncKube, system: System, w: Workload, cluster: str | None = None
+) -> dict[str, Any]:
+    """One system runs one workload in a namespace of its own; returns what was measured.
+    A real-node workload first waits for the node to be clean (`cluster`: its name)."""
     limit = w.argo_limit_s if (system.name == "argo" and w.argo_limit_s) else w.limit_s
     ns = f"{system.name}-{w.key}"
+    settle = await settle_real_node(kube, cluster) if w.real and cluster else None
+    meta: dict[str, Any] = {"name": ns}
+    if w.namespace_annotations:  # the simulated node; none: the real node
+        meta["annotations"] = w.namespace_annotations
     await kube.create(
-        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
     )
     await wait_namespace(kube, ns)
     try:
@@ -144,6 +220,8 @@ async def run_one(kube: AsyncKube, system: System, w: Workload) -> dict[str, Any
             shutil.copy(log, keep / f"{system.name}-{w.key}.log")
         cleanup = await delete_namespace(kube, ns)
     result["cleanup_s"] = round(cleanup, 1)
+    if settle is not None:
+        result["settle_s"] = round(settle, 1)
     return result
 
 
@@ -181,10 +259,10 @@ async def measure(
                 added.setdefault(key, t)
                 if (pod.get("spec") or {}).get("nodeName"):
                     scheduled.setdefault(key, t)
-                phase = (pod.get("status") or {}).get("phase")
-                if phase == "Succeeded":
+                outcome = pod_outcome(pod)
+                if outcome == "Succeeded":
                     succeeded.setdefault(key, t)
-                elif phase == "Failed":
+                elif outcome == "Failed":
                     failed.add(key)
             system.on_pod(event)
 
@@ -254,6 +332,8 @@ async def measure(
             task.cancel()
 
     rel_added = [t - t0 for t in added.values()]
+    rel_succeeded = [t - t0 for t in succeeded.values()]
+    lives = [succeeded[k] - added[k] for k in succeeded if k in added]
     ends = [t - t0 for t, _ in finished.values()]
     result: dict[str, Any] = {
         "limit_s": limit,
@@ -274,6 +354,12 @@ async def measure(
         "first_pod_s": round(min(rel_added), 3) if rel_added else None,
         "last_pod_s": round(max(rel_added), 3) if rel_added else None,
         "pods_per_s": round(len(added) / max(rel_added), 1) if rel_added else None,
+        "last_succeeded_s": round(max(rel_succeeded), 3) if rel_succeeded else None,
+        "succeeded_per_s": (
+            round(len(rel_succeeded) / max(rel_succeeded), 2) if rel_succeeded else None
+        ),
+        "pod_life_p50_s": round(percentile(lives, 0.5), 3) if lives else None,
+        "pod_life_p99_s": round(percentile(lives, 0.99), 3) if lives else None,
         "runs_per_min": round(len(ends) / max(ends) * 60, 1) if ends else None,
         "run_object_bytes_max": max(sizes) if sizes else None,
         "process": process,
@@ -287,7 +373,7 @@ async def measure(
         "runs_curve": curve(ends, 100),
         "errors": getattr(system, "errors", [])[:5],
     }
-    if w.key.startswith("chain"):
+    if w.is_chain:
         names = [name for name, _ in w.shape]
         run = w.run_names()[0]
         steps = [
@@ -416,9 +502,11 @@ async def main_async(args: argparse.Namespace) -> Path:
         for w in workloads:
             results[w.key] = {}
             for s in systems:
+                if w.real and s.name not in REAL_ONLY:
+                    continue
                 print(f"bench: {w.key} on {s.name} ...", flush=True)
                 try:
-                    r = await run_one(kube, s, w)
+                    r = await run_one(kube, s, w, cluster.name)
                 except Exception as e:  # recorded, and the benchmark goes on
                     r = {"error": f"{type(e).__name__}: {e}"}
                 results[w.key][s.name] = r
@@ -455,7 +543,13 @@ async def main_async(args: argparse.Namespace) -> Path:
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "workloads": {
-            w.key: {"title": w.title, "tasks": w.tasks, "runs": w.runs, "pods": w.pods}
+            w.key: {
+                "title": w.title,
+                "tasks": w.tasks,
+                "runs": w.runs,
+                "pods": w.pods,
+                "node": "real" if w.real else "simulated",
+            }
             for w in workloads
         },
         "results": results,
@@ -484,6 +578,7 @@ def summary_line(r: dict[str, Any]) -> str:
         f"pods {r['pods_created']}/{r['pods_expected']}",
         f"wall {r['wall_s']}s",
         f"{r['pods_per_s']} pods/s",
+        f"{r['succeeded_per_s']} completed/s",
     ]
     if r.get("step_p50_ms") is not None:
         parts.append(f"step p50 {r['step_p50_ms']} ms p99 {r['step_p99_ms']} ms")

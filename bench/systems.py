@@ -54,6 +54,25 @@ def proc_stats(pid: int) -> tuple[float, float, float]:
     return cpu, rss, hwm
 
 
+def pod_outcome(pod: dict[str, Any]) -> str | None:
+    """How a pod ended ("Succeeded", "Failed"), as soon as it is seen to; else None.
+
+    A terminal phase, or every container terminated (Succeeded if all exited 0): a real
+    kubelet reports the containers' ends about a second before the pod's phase, having
+    first to stop the sandbox (KWOK sets both in one update), and a controller may act on
+    the first sign. airkube does (`ObservedPod.stopped`); so do the ceiling and the clock."""
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return str(phase)
+    ends = [
+        (cs.get("state") or {}).get("terminated") for cs in status.get("containerStatuses") or []
+    ]
+    if ends and all(ends):
+        return "Succeeded" if all(e.get("exitCode") == 0 for e in ends) else "Failed"
+    return None
+
+
 class System:
     name = ""
     label = ""
@@ -127,7 +146,8 @@ class Ceiling(System):
         async with self.slots:
             try:
                 await self.kube.create(
-                    f"/api/v1/namespaces/{self.namespace}/pods", ceiling_pod(run, task)
+                    f"/api/v1/namespaces/{self.namespace}/pods",
+                    ceiling_pod(self.workload, run, task),
                 )
             except ApiError as e:
                 self.errors.append(str(e))
@@ -148,7 +168,7 @@ class Ceiling(System):
 
     def on_pod(self, event: PodEvent) -> None:
         now, _, pod = event
-        if (pod.get("status") or {}).get("phase") != "Succeeded":
+        if pod_outcome(pod) != "Succeeded":
             return
         key = self.task_of(pod)
         if key is None or key[0] not in self.done:

@@ -16,6 +16,7 @@ import time
 
 from harness import GROUP, VERSION, baseline, bench_env, percentile, report_line
 from kubernetes import watch
+from workloads import IMAGE
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
         sim = {"metadata": {"annotations": {"sim.airkube.io/duration": "100ms"}}}
         spec = {
             "podGC": {"strategy": "Never"},
-            "defaults": {"image": "busybox", "podTemplate": sim},
+            "defaults": {"image": IMAGE, "podTemplate": sim},
             "tasks": tasks,
         }
         dag = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DAG", "metadata": {"name": "chain"}}

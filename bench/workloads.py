@@ -1,9 +1,12 @@
 """The benchmark workloads: DAG shapes, and each written for every system under test.
 
-Every task is the same simulated container (image busybox, command `true`) whose pod the
-local cluster's KWOK Stages start after 100 ms and end Succeeded 100 ms later
-(hack/kwok/stages.yaml: the sim.airkube.io/* annotations); the three systems' pods carry
-the same annotations, so KWOK treats them alike.
+Every task is the same container (image busybox:1.36, command `true`). In the simulated
+workloads its pod goes to KWOK's node (the namespace carries SIMULATED), whose Stages start
+it after 100 ms and end it Succeeded 100 ms later (hack/kwok/stages.yaml: the
+sim.airkube.io/* annotations); the three systems' pods carry the same annotations, so
+KWOK treats them alike. In the real-node workloads (`real=True`) the namespace has no such
+annotations, so the pods go to the cluster's real node (hack/node.sh) and busybox really
+starts and exits.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 SIM = {"sim.airkube.io/start-delay": "100ms", "sim.airkube.io/duration": "100ms"}
-IMAGE = "busybox"
+IMAGE = "busybox:1.36"
+"""Imported into the real node's containerd (hack/images.sh; never pulled); KWOK ignores it."""
+SIMULATED = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": (
+        '[{"key": "airkube.io/simulated", "operator": "Exists", "effect": "NoSchedule"}]'
+    ),
+}
+"""Namespace annotations that send its pods to the simulated node, which is tainted
+(admission plugins PodNodeSelector and PodTolerationRestriction; hack/kwok/node.yaml).
+The same as tests/e2e/resources.py's SIMULATED."""
 COMMAND = ["true"]
 
 Shape = list[tuple[str, list[str]]]
@@ -44,6 +57,23 @@ class Workload:
     limit_s: float
     """Longest wait for the runs to finish, per system (Argo may get less: see argo_limit_s)."""
     argo_limit_s: float | None = None
+    real: bool = False
+    """On the real node: pods that really run, no Argo (see the module's docstring)."""
+
+    @property
+    def is_chain(self) -> bool:
+        return len(self.shape) > 1 and all(
+            deps == ([self.shape[i - 1][0]] if i else []) for i, (_, deps) in enumerate(self.shape)
+        )
+
+    @property
+    def namespace_annotations(self) -> dict[str, str]:
+        return {} if self.real else SIMULATED
+
+    @property
+    def pod_annotations(self) -> dict[str, str]:
+        """KWOK's script for the pod (none on the real node, where the container runs)."""
+        return {} if self.real else SIM
 
     @property
     def tasks(self) -> int:
@@ -71,7 +101,14 @@ def airkube_dag(w: Workload) -> dict[str, Any]:
             "maxActiveTasks": w.tasks,
             # Keep the pods, as Argo does by default (no podGC).
             "podGC": {"strategy": "Never"},
-            "defaults": {"image": IMAGE, "podTemplate": {"metadata": {"annotations": SIM}}},
+            "defaults": {
+                "image": IMAGE,
+                **(
+                    {"podTemplate": {"metadata": {"annotations": w.pod_annotations}}}
+                    if w.pod_annotations
+                    else {}
+                ),
+            },
             "tasks": [
                 {"name": name, "command": COMMAND, **({"dependsOn": deps} if deps else {})}
                 for name, deps in w.shape
@@ -117,7 +154,7 @@ def argo_workflow(w: Workload, name: str) -> dict[str, Any]:
                 {"name": "main", "dag": {"tasks": tasks}},
                 {
                     "name": "work",
-                    "metadata": {"annotations": SIM},
+                    "metadata": {"annotations": w.pod_annotations},
                     "container": {"image": IMAGE, "command": COMMAND},
                 },
             ],
@@ -131,14 +168,14 @@ CEILING_RUN = "bench.airkube.io/run"
 CEILING_TASK = "bench.airkube.io/task"
 
 
-def ceiling_pod(run: str, task: str) -> dict[str, Any]:
+def ceiling_pod(w: Workload, run: str, task: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": f"{run}-{task}",
             "labels": {CEILING_RUN: run, CEILING_TASK: task},
-            "annotations": SIM,
+            **({"annotations": w.pod_annotations} if w.pod_annotations else {}),
         },
         "spec": {
             "restartPolicy": "Never",
