@@ -140,8 +140,12 @@ up() {
   current || echo "cluster: $NAME was made from older hack/kwok configs; to refresh it: hack/cluster.sh down; hack/cluster.sh up"
   if $switch; then
     kubectl config use-context "$CONTEXT" >/dev/null
-  elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]]; then
+  elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]] &&
+    kubectl config get-contexts "$previous" >/dev/null 2>&1; then
     kubectl config use-context "$previous" >/dev/null  # kwokctl create switched to the new one
+  elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]]; then
+    # The previous context was deleted meanwhile (another cluster's `down`): none then.
+    kubectl config unset current-context >/dev/null
   elif [[ -z "$previous" ]]; then
     kubectl config unset current-context >/dev/null
   fi

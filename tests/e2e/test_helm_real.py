@@ -65,6 +65,38 @@ def wait_log_line(
         time.sleep(0.5)
 
 
+ROLE_LINES = {"active: this replica": "active", "standby:": "standby", "no longer active:": None}
+
+
+def role(log: str) -> str | None:
+    """What the replica's last peering line says it is (None: nothing yet, or stepping down)."""
+    said: str | None = None
+    for line in log.splitlines():
+        for text_, what in ROLE_LINES.items():
+            if text_ in line:
+                said = what
+    return said
+
+
+def settled_roles(
+    core: client.CoreV1Api, namespace: str, pods: list[client.V1Pod], timeout: float
+) -> tuple[client.V1Pod, client.V1Pod]:
+    """(the active replica, the standby) once one says it is active and the other that it
+    stands by (polled, with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = {
+            p.metadata.name: core.read_namespaced_pod_log(p.metadata.name, namespace) for p in pods
+        }
+        roles = {name: role(log) for name, log in logs.items()}
+        if sorted(map(str, roles.values())) == ["active", "standby"]:
+            by_role = {r: p for p in pods if (r := roles[p.metadata.name])}
+            return by_role["active"], by_role["standby"]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no active and standby in {timeout}s: {roles}; logs {logs}")
+        time.sleep(0.5)
+
+
 @pytest.fixture
 def release(helm: Helm, real_namespace: str) -> Iterator[str]:
     name = f"ak-{secrets.token_hex(3)}"
@@ -212,9 +244,8 @@ def test_two_replicas_on_postgresql_one_active_and_deleting_it_mid_run_loses_not
     pods = operator_pods(core, namespace, release)
     assert len(pods) == 2
     assert {p.spec.node_name for p in pods} == {"real-node-0"}
-    active = wait_log_line(core, namespace, pods, "active: this replica", timeout=60)
-    (standby,) = [p for p in pods if p.metadata.name != active.metadata.name]
-    wait_log_line(core, namespace, [standby], "standby:", timeout=90)
+    # Started together, they settle who is active (one may step down and restart first).
+    active, standby = settled_roles(core, namespace, pods, timeout=120)
 
     # Two runs of a DAG of chains that take a while; the active replica is deleted mid-run.
     sleepy = ["sh", "-c", "sleep 1"]
