@@ -16,7 +16,7 @@ def plugin(cluster: Cluster, namespace: str, *args: str) -> tuple[list[str], dic
     """The command and environment of `kubectl airkube ARGS` (kubectl finds kubectl-airkube
     on PATH)."""
     env = {**os.environ, "PATH": f"{PLUGIN.parent}{os.pathsep}{os.environ['PATH']}"}
-    return [cluster.kubectl_bin, "airkube", *args, "-n", namespace, *target_flags(cluster)], env
+    return [cluster.kubectl_bin, "airkube", *args, "-n", namespace, *cluster.kubectl_flags()], env
 
 
 def airkube(
@@ -27,12 +27,3 @@ def airkube(
     if check:
         assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.stdout}{proc.stderr}"
     return proc
-
-
-def target_flags(cluster: Cluster) -> list[str]:
-    flags = []
-    if cluster.kubeconfig:
-        flags += ["--kubeconfig", cluster.kubeconfig]
-    if cluster.context:
-        flags += ["--context", cluster.context]
-    return flags
