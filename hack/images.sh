@@ -29,6 +29,9 @@ ROOT="$(dirname "$HACK")"
 IMAGES="$AIRKUBE_CACHE/images"
 LOG_DIR="$AIRKUBE_CACHE/logs"
 mkdir -p "$IMAGES" "$LOG_DIR"
+# One builder at a time (two checkouts may build the same image at once).
+exec 9>"$IMAGES/.lock"
+flock 9
 
 die() { echo "images: $*" >&2; exit 1; }
 
