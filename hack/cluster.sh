@@ -143,10 +143,8 @@ up() {
   elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]] &&
     kubectl config get-contexts "$previous" >/dev/null 2>&1; then
     kubectl config use-context "$previous" >/dev/null  # kwokctl create switched to the new one
-  elif [[ -n "$previous" && "$previous" != "$CONTEXT" ]]; then
-    # The previous context was deleted meanwhile (another cluster's `down`): none then.
-    kubectl config unset current-context >/dev/null
-  elif [[ -z "$previous" ]]; then
+  elif [[ "$previous" != "$CONTEXT" ]]; then
+    # None before, or the previous one was deleted meanwhile (another cluster's `down`).
     kubectl config unset current-context >/dev/null
   fi
   kctl apply -f "$HACK/kwok/node.yaml" >/dev/null
