@@ -325,10 +325,17 @@ holder() {
   done
 }
 
+# run_in_node NAME PIDFILE CMD...: start CMD in the background in the node's cgroup and
+# namespaces (its pid, CMD's own, in PIDFILE; its output in $LOGS/NAME.log).
+run_in_node() {
+  local name=$1 pidfile=$2; shift 2
+  (join_node_cgroup "$BASHPID"; exec nsenter --target "$(cat "$HOLDER_PID")" --mount --net -- "$@") \
+    >"$LOGS/$name.log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
 start_containerd() {
-  (join_node_cgroup "$BASHPID"; exec nsenter --target "$(cat "$HOLDER_PID")" --mount --net -- \
-    containerd --config "$NODE_STATE/containerd.toml") >"$LOGS/containerd.log" 2>&1 &
-  echo $! >"$CONTAINERD_PID"
+  run_in_node containerd "$CONTAINERD_PID" containerd --config "$NODE_STATE/containerd.toml"
   local deadline=$((SECONDS + 30))
   until ctr --address "$SOCK" version >/dev/null 2>&1; do
     alive "$CONTAINERD_PID" || die "containerd exited: $(tail -3 "$LOGS/containerd.log")"
@@ -359,12 +366,11 @@ forget_containers() {
 }
 
 start_kubelet() {
-  (join_node_cgroup "$BASHPID"; exec nsenter --target "$(cat "$HOLDER_PID")" --mount --net -- \
+  run_in_node kubelet "$KUBELET_PID" \
     "$AIRKUBE_BIN/kubelet-$KUBE_VERSION" --config "$NODE_STATE/kubelet.yaml" \
     --kubeconfig "$NODE_STATE/kubelet.kubeconfig" --root-dir "$NODE_STATE/kubelet" \
     --cert-dir "$NODE_STATE/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
-    --node-labels "type=real,airkube.io/node=real") >"$LOGS/kubelet.log" 2>&1 &
-  echo $! >"$KUBELET_PID"
+    --node-labels "type=real,airkube.io/node=real"
 }
 
 up() {
