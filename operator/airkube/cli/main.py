@@ -210,8 +210,7 @@ def trigger(
 
     from airkube.api import GROUP, VERSION, DagRef, DAGRunSpec, RunType
     from airkube.core.params import param_from_text, resolve_params
-    from airkube.core.run import dagrun_manifest
-    from airkube.core.run_names import manual_run_name
+    from airkube.core.run_names import dagrun_manifest, manual_run_name
     from airkube.kube.apply import api_message
 
     when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
@@ -275,7 +274,7 @@ def backfill(
 
     from airkube.api import GROUP, VERSION, RunState
     from airkube.core.backfill import BackfillError, BackfillMode, ExistingRun, backfill_intervals
-    from airkube.core.run import dagrun_manifest
+    from airkube.core.run_names import dagrun_manifest
     from airkube.kube.apply import api_message
 
     if rerun_failed and rerun_all:
@@ -415,8 +414,8 @@ def render_task(
     context: str | None,
 ) -> None:
     """Show TASK's pod command, args and env as a run of DAG would render them (runs nothing)."""
+    from airkube.core.model.render import RenderError
     from airkube.core.params import ParamsError, param_from_text
-    from airkube.core.plan import RenderError
     from airkube.core.templates import render_task_preview
 
     ns = namespace or current_namespace(kubeconfig, context)

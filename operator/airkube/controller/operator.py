@@ -31,7 +31,7 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
-from airkube.core.observed import ObservedPod
+from airkube.core.model.observed import ObservedPod
 from airkube.core.peering import peering_priority
 from airkube.core.pods import LABEL_MANAGED_BY, MANAGED_BY
 from airkube.kube.apply import Kube

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.pods import ANNOTATION_RUN, CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY
 from airkube.core.timestamps import parse_time
 

@@ -22,13 +22,14 @@ from pydantic import ValidationError
 from airkube.api import DAGRun, DAGRunStatus, DAGSpec, RunState, TaskState, TaskStatus
 from airkube.api.dag import DEFAULT_HISTORY_LIMIT, PodGCStrategy
 from airkube.api.meta import Condition, ConditionStatus
-from airkube.core.actions import Event
 from airkube.core.conditions import set_condition
-from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.model.actions import Event
+from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.result import Plan, PlannerOptions
+from airkube.core.model.run import Run
 from airkube.core.params import ParamsError
 from airkube.core.patch import merge_patch
-from airkube.core.plan import Plan, PlannerOptions, plan
-from airkube.core.run import Run
+from airkube.core.plan import plan
 from airkube.core.spec_hash import spec_hash
 from airkube.core.status import compact_status, run_status
 from airkube.core.templates import run_renderer

@@ -17,7 +17,7 @@ from typing import Any
 from airkube.api import DAGSpec, DAGStatus, LastRun, RunState
 from airkube.api.dag import LastScheduledRun
 from airkube.core.patch import merge_patch
-from airkube.core.run import dagrun_manifest
+from airkube.core.run_names import dagrun_manifest
 from airkube.core.timestamps import parse_time
 from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
 from airkube.core.validation import check_dag

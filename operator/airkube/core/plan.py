@@ -23,129 +23,27 @@ Guarantees:
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from airkube.api.dag import DAGSpec
 from airkube.api.dagrun import OUTPUT_MAX_BYTES, TaskStatus
 from airkube.api.duration import format_duration
 from airkube.api.states import FAILED_TASK_STATES, RunState, TaskState
-from airkube.core.actions import (
-    Action,
-    CreatePod,
-    DeletePod,
-    Event,
-    EventType,
-    FinishRun,
-)
 from airkube.core.clear import ClearError, clear_selection, cleared
 from airkube.core.graph import Graph, graph_of
 from airkube.core.memo import IdentityCache
-from airkube.core.observed import ObservedPod, PodPhase
+from airkube.core.model.actions import Action, CreatePod, DeletePod, Event, EventType, FinishRun
+from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.reasons import Reason
+from airkube.core.model.render import Renderer, RenderError
+from airkube.core.model.result import DEFAULT_OPTIONS, Plan, PlannerOptions
+from airkube.core.model.run import Run
 from airkube.core.pods import build_pod
 from airkube.core.resolve import ResolvedTask, resolve_task
 from airkube.core.retries import next_retry_time
-from airkube.core.run import Run
 from airkube.core.states import run_outcome
 from airkube.core.trigger_rules import Decision, UpstreamCounts, evaluate
-
-
-class Reason:
-    """The reasons a plan writes in task statuses, run statuses and events."""
-
-    # Why a try ended.
-    ERROR = "Error"
-    TIMEOUT = "Timeout"
-    POD_LOST = "PodLost"
-    SKIP_EXIT_CODE = "SkipExitCode"
-    TEMPLATE_ERROR = "TemplateError"
-    # Why a task did not run.
-    TRIGGER_RULE = "TriggerRule"
-    UPSTREAM_FAILED = "UpstreamFailed"
-    RUN_CANCELLED = "RunCancelled"
-    RUN_TIMEOUT = "RunTimeout"
-    # Why a pod is deleted.
-    CLEARED = "Cleared"
-    SUPERSEDED = "Superseded"
-    TRY_ENDED = "TryEnded"
-    UNKNOWN_TASK = "UnknownTask"
-    RUN_FINISHED = "RunFinished"
-    # Why a run ended, and event reasons.
-    TASKS_SUCCEEDED = "TasksSucceeded"
-    TASK_FAILED = "TaskFailed"
-    TASK_RETRYING = "TaskRetrying"
-    CANCELLED = "Cancelled"
-    RUN_SUCCEEDED = "RunSucceeded"
-    RUN_FAILED = "RunFailed"
-    CLEAR_REFUSED = "ClearRefused"
-
-
-class RenderError(Exception):
-    """A task's templates cannot be rendered; the message says why. The task fails
-    without a pod (retrying would render the same templates)."""
-
-
-class Renderer(Protocol):
-    """Renders a task's templates (command, args, env) for one try: issue 5's seam.
-
-    ``tasks`` holds the states of every task of the run (their outputs included).
-    """
-
-    def __call__(
-        self, task: ResolvedTask, try_number: int, tasks: Mapping[str, TaskStatus]
-    ) -> ResolvedTask: ...
-
-
-@dataclass(frozen=True)
-class PlannerOptions:
-    pod_missing_grace: timedelta = timedelta(seconds=60)
-    """A pod created but not seen for this long (from its try's queuedTime) is lost. Covers
-    a watch that has not delivered it yet."""
-    pod_terminating_grace: timedelta = timedelta(minutes=5)
-    """A pod still terminating this long after its deletion started (a lost node) is lost."""
-    max_new_pods: int | None = None
-    """At most this many pods created in one pass, on top of maxActiveTasks: for a limit
-    shared by several runs, computed by the controller."""
-
-
-DEFAULT_OPTIONS = PlannerOptions()
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a pass decided."""
-
-    run_state: RunState
-    start_time: datetime | None
-    end_time: datetime | None
-    tasks: Mapping[str, TaskStatus]
-    """The new state of every task of the DAG, upstream tasks first."""
-    changed: tuple[str, ...]
-    """The tasks whose status differs from the one given (their DB rows to write)."""
-    actions: tuple[Action, ...]
-    """Deletions first, then creations, then the end of the run if it ended."""
-    events: tuple[Event, ...]
-    next_wakeup: datetime | None
-    """Plan again at this time (a retry delay or a timeout ends) if no pod changed before."""
-    reason: str | None = None
-    message: str | None = None
-    """Why the run ended, once it has."""
-    last_clear_id: str | None = None
-    """The id of the last clear request applied, this pass's included."""
-    clear_number: int = 0
-    """How many clear requests have cleared tasks, this pass's included."""
-
-    @property
-    def creates(self) -> tuple[CreatePod, ...]:
-        return tuple(a for a in self.actions if isinstance(a, CreatePod))
-
-    @property
-    def deletes(self) -> tuple[DeletePod, ...]:
-        return tuple(a for a in self.actions if isinstance(a, DeletePod))
-
-    @property
-    def finish(self) -> FinishRun | None:
-        return next((a for a in self.actions if isinstance(a, FinishRun)), None)
 
 
 def plan(

@@ -15,8 +15,8 @@ from typing import Any
 from airkube.api.meta import API_VERSION, DAGRUN_KIND
 from airkube.api.names import LABEL_VALUE_MAX_LENGTH, is_label_value
 from airkube.core.merge import deep_merge, list_key, merge_keyed
+from airkube.core.model.run import Run
 from airkube.core.resolve import ResolvedTask
-from airkube.core.run import Run
 
 CONTAINER_NAME = "task"
 

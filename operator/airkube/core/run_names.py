@@ -10,8 +10,11 @@ need an explicit name.
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
-from airkube.api.dagrun import RunType
+from airkube.api.dagrun import DAGRunSpec, RunType
+from airkube.api.meta import API_VERSION
+from airkube.core.pods import LABEL_DAG, label_value
 
 NAME_MAX_LENGTH = 253
 """A DAGRun's name is a DNS subdomain."""
@@ -54,3 +57,21 @@ def backfill_run_name(dag: str, logical_date: datetime) -> str:
 def manual_run_name(dag: str, logical_date: datetime) -> str:
     """``<dag>-manual-<logical date>``: a run ``airkube trigger`` creates (the CLI's format)."""
     return run_name(dag, RunType.MANUAL, logical_date)
+
+
+def dagrun_manifest(namespace: str, name: str, spec: DAGRunSpec) -> dict[str, Any]:
+    """A new DAGRun resource: what the schedule loop, ``trigger`` and ``backfill`` create.
+
+    Labelled with its DAG (as a valid label value, whatever the DAG's name) so that
+    ``kubectl get dagruns -l airkube.io/dag=NAME`` finds a DAG's runs.
+    """
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "DAGRun",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {LABEL_DAG: label_value(spec.dag_ref.name)},
+        },
+        "spec": spec.to_dict(),
+    }

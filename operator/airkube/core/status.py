@@ -16,7 +16,7 @@ from airkube.api.dagrun import DAGRunStatus, TaskCounts, TaskStatus
 from airkube.api.duration import format_duration
 from airkube.api.meta import Condition
 from airkube.api.states import TaskState
-from airkube.core.plan import Plan
+from airkube.core.model.result import Plan
 
 DEFAULT_STATUS_BUDGET = 256 * 1024
 """Bytes of JSON the task map of a run's status may take."""

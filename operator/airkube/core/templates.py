@@ -49,10 +49,10 @@ from airkube.api.container import EnvVar
 from airkube.api.dag import DAGSpec, Task
 from airkube.api.dagrun import TaskStatus
 from airkube.api.states import TaskState
+from airkube.core.model.render import Renderer, RenderError
+from airkube.core.model.run import Run
 from airkube.core.params import ParamsError, resolve_params
-from airkube.core.plan import Renderer, RenderError
 from airkube.core.resolve import ResolvedTask, resolve_task
-from airkube.core.run import Run
 from airkube.core.run_names import manual_run_name, scheduled_run_name
 from airkube.core.timetables import (
     DataInterval,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airkube.controller.podmap import observe_pod
-from airkube.core.observed import PodPhase
+from airkube.core.model.observed import PodPhase
 
 
 def pod(phase: str, *states: dict[str, Any]) -> dict[str, Any]:

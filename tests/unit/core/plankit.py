@@ -8,9 +8,11 @@ from typing import Any
 from airkube.api import DAGRunSpec, DAGSpec, TaskStatus
 from airkube.api.dagrun import ClearRequest
 from airkube.api.states import RunState
-from airkube.core.observed import ObservedPod, PodPhase
-from airkube.core.plan import Plan, PlannerOptions, Renderer, plan
-from airkube.core.run import Run
+from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.render import Renderer
+from airkube.core.model.result import Plan, PlannerOptions
+from airkube.core.model.run import Run
+from airkube.core.plan import plan
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -7,9 +7,12 @@ import pytest
 from plankit import T0, World, dag, pod, run
 
 from airkube.api import DAGRunSpec, RunState, TaskState, TaskStatus
-from airkube.core.actions import DeletePod, EventType, FinishRun
-from airkube.core.observed import PodPhase
-from airkube.core.plan import PlannerOptions, Reason, RenderError, plan
+from airkube.core.model.actions import DeletePod, EventType, FinishRun
+from airkube.core.model.observed import PodPhase
+from airkube.core.model.reasons import Reason
+from airkube.core.model.render import RenderError
+from airkube.core.model.result import PlannerOptions
+from airkube.core.plan import plan
 from airkube.core.resolve import ResolvedTask
 from airkube.core.states import task_transition_allowed
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from plankit import World, dag
 
 from airkube.api import DAGSpec, RunState, TaskState, TriggerRule
-from airkube.core.observed import PodPhase
-from airkube.core.plan import Reason, plan
+from airkube.core.model.observed import PodPhase
+from airkube.core.model.reasons import Reason
+from airkube.core.plan import plan
 from airkube.core.states import run_transition_allowed, task_transition_allowed
 
 SETTINGS = settings(max_examples=120, deadline=None)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airkube.api import DAGRunSpec, DAGSpec
+from airkube.core.model.run import Run
 from airkube.core.pods import (
     CONTAINER_NAME,
     LABEL_DAG,
@@ -19,7 +20,6 @@ from airkube.core.pods import (
     pod_name,
 )
 from airkube.core.resolve import ResolvedTask, resolve_task
-from airkube.core.run import Run
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

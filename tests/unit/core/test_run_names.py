@@ -55,7 +55,7 @@ def test_a_naive_logical_date_is_refused() -> None:
 def test_a_new_dagrun_is_labelled_with_its_dag_even_when_the_name_is_long() -> None:
     from airkube.api import DagRef, DAGRunSpec
     from airkube.api.names import is_label_value
-    from airkube.core.run import dagrun_manifest
+    from airkube.core.run_names import dagrun_manifest
 
     dag = "a-dag-with-a-name-much-longer-than-the-sixty-three-characters-of-a-label.daily"
     body = dagrun_manifest("ns", "run-1", DAGRunSpec(dag_ref=DagRef(name=dag)))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from plankit import T0, World, dag
 
 from airkube.api import DAGRun, RunState, TaskState, TaskStatus
-from airkube.core.observed import PodPhase
+from airkube.core.model.observed import PodPhase
 from airkube.core.status import (
     DEFAULT_STATUS_BUDGET,
     compact_status,

@@ -11,11 +11,12 @@ from plankit import World
 
 from airkube.api import DAGRunSpec, DAGSpec, TaskState, TaskStatus
 from airkube.api.container import EnvVar
-from airkube.core.observed import PodPhase
+from airkube.core.model.observed import PodPhase
+from airkube.core.model.reasons import Reason
+from airkube.core.model.render import RenderError
+from airkube.core.model.run import Run
 from airkube.core.params import ParamsError
-from airkube.core.plan import Reason, RenderError
 from airkube.core.resolve import ResolvedTask, resolve_task
-from airkube.core.run import Run
 from airkube.core.templates import (
     MAX_LOOP_ITERATIONS,
     MAX_RENDERED_LENGTH,

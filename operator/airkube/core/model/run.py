@@ -3,10 +3,8 @@ where it stands."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from airkube.api.dagrun import DAGRun, DAGRunSpec, DAGRunStatus
-from airkube.api.meta import API_VERSION
 from airkube.api.states import RunState
 
 
@@ -49,23 +47,3 @@ class Run:
             last_clear_id=status.last_clear_id if status else None,
             clear_number=(status.clear_number or 0) if status else 0,
         )
-
-
-def dagrun_manifest(namespace: str, name: str, spec: DAGRunSpec) -> dict[str, Any]:
-    """A new DAGRun resource: what the schedule loop, ``trigger`` and ``backfill`` create.
-
-    Labelled with its DAG (as a valid label value, whatever the DAG's name) so that
-    ``kubectl get dagruns -l airkube.io/dag=NAME`` finds a DAG's runs.
-    """
-    from airkube.core.pods import LABEL_DAG, label_value  # pods imports this module
-
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "DAGRun",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {LABEL_DAG: label_value(spec.dag_ref.name)},
-        },
-        "spec": spec.to_dict(),
-    }

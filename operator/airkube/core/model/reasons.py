@@ -1,0 +1,32 @@
+"""The reasons a plan writes in task statuses, run statuses and events (the ``reason``
+fields people filter on)."""
+
+
+class Reason:
+    """The reasons a plan writes in task statuses, run statuses and events."""
+
+    # Why a try ended.
+    ERROR = "Error"
+    TIMEOUT = "Timeout"
+    POD_LOST = "PodLost"
+    SKIP_EXIT_CODE = "SkipExitCode"
+    TEMPLATE_ERROR = "TemplateError"
+    # Why a task did not run.
+    TRIGGER_RULE = "TriggerRule"
+    UPSTREAM_FAILED = "UpstreamFailed"
+    RUN_CANCELLED = "RunCancelled"
+    RUN_TIMEOUT = "RunTimeout"
+    # Why a pod is deleted.
+    CLEARED = "Cleared"
+    SUPERSEDED = "Superseded"
+    TRY_ENDED = "TryEnded"
+    UNKNOWN_TASK = "UnknownTask"
+    RUN_FINISHED = "RunFinished"
+    # Why a run ended, and event reasons.
+    TASKS_SUCCEEDED = "TasksSucceeded"
+    TASK_FAILED = "TaskFailed"
+    TASK_RETRYING = "TaskRetrying"
+    CANCELLED = "Cancelled"
+    RUN_SUCCEEDED = "RunSucceeded"
+    RUN_FAILED = "RunFailed"
+    CLEAR_REFUSED = "ClearRefused"
