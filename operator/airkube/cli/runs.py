@@ -384,7 +384,7 @@ def clear(
     finished run becomes Running again (a cancelled one too: clearing lifts the cancel).
     """
     from airkube.api.dagrun import ClearRequest, TaskStatus
-    from airkube.core.clear import ClearError, clear_selection
+    from airkube.core.plan.clear import ClearError, clear_selection
 
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)

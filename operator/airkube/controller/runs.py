@@ -1,10 +1,13 @@
-"""Reconciling a DAGRun: observe, plan (core), apply — once per pass.
+"""Reconciling a DAGRun: fetch, call the kernel (core), apply — once per pass.
 
-Observe: the run (its latest status as this process last wrote it, else as read), the
+Fetch: the run (its latest status as this process last wrote it, else as read), the
 pods of the run from kopf's watch-fed index, pods known to be gone, pods the API server
-refused. Plan: :func:`airkube.core.plan.plan`. Apply: delete pods, create pods (before
-the status is written, so a pass cut short is recovered by adopting the pods it made),
-patch the status once, write the changed task tries to the database, post events.
+refused, the DAG. Decide (core, pure): admission (``rules.admission``), the DAG version it
+follows (``rules.pinning``), the pass (``plan``) or, when it cannot go on, its abort
+(``plan.finish.abort``), pod GC and history limits (``rules.retention``). Apply: delete
+pods, create pods (before the status is written, so a pass cut short is recovered by
+adopting the pods it made), patch the status once, write the changed task tries to the
+database, post events. Nothing here decides anything about a run.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from airkube.api import DAGRun, DAGRunStatus, DAGSpec, RunState, TaskState, TaskStatus
-from airkube.api.dag import DEFAULT_HISTORY_LIMIT, PodGCStrategy
 from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.conditions import set_condition
 from airkube.core.model.actions import Event
@@ -29,13 +31,19 @@ from airkube.core.model.result import Plan, PlannerOptions
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError
 from airkube.core.patch import merge_patch
-from airkube.core.plan import plan
-from airkube.core.spec_hash import spec_hash
+from airkube.core.plan import RunIndex, plan
+from airkube.core.plan.finish import abort
+from airkube.core.rules.admission import RunStanding, admit
+from airkube.core.rules.pinning import pin
+from airkube.core.rules.retention import (
+    FinishedRun,
+    HistoryLimits,
+    pods_to_collect,
+    runs_past_history,
+)
 from airkube.core.status import compact_status, run_status
 from airkube.core.templates import run_renderer
 from airkube.core.timestamps import parse_time
-from airkube.core.timetables import QueuedRun, runs_allowed_to_start
-from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 from airkube.store.errors import StoreError
 from airkube.store.records import RunRecord, TaskTryRecord
@@ -47,14 +55,15 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TERMINAL = (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
-DEFAULT_MAX_ACTIVE_RUNS = 16
 PLURAL = "dagruns"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class RunMemory:
-    """What this process remembers of one run between passes."""
+    """What this process wrote last for one run, and the planner's index that follows it:
+    not a truth of its own (the index is dropped when a write fails, and rebuilt from the
+    status)."""
 
     uid: str
     status: DAGRunStatus
@@ -66,6 +75,8 @@ class RunMemory:
     gone: dict[str, ObservedPod] = field(default_factory=dict)
     """Pods seen deleted (by name): lost unless their try already ended."""
     finished_handled: bool = False
+    index: RunIndex | None = None
+    """The planner's index after the last pass whose status was written."""
 
 
 class RunReconciler:
@@ -136,7 +147,7 @@ class RunReconciler:
         if mem is None:
             mem = await self._recall(key, resource)
             self.memory[key] = mem
-        if mem.status.state in TERMINAL:
+        if mem.status.state.finished:
             clear = resource.spec.clear
             if clear is None or clear.id == mem.status.last_clear_id:
                 await self._after_finish(key, resource, mem)
@@ -153,57 +164,70 @@ class RunReconciler:
         await self._pass(key, resource, mem, now)
 
     async def _may_start(self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime) -> bool:
-        """Whether a run that has not started may: fewer than the DAG's maxActiveRuns runs
-        are Running and no older run is waiting (core decides)."""
+        """Whether a run that has not started may (core's admission rule); if not, its
+        Waiting condition says why."""
         dag_name = resource.spec.dag_ref.name
-        dag_body = self.dags.get((key[0], dag_name)) or {}
-        max_active = int(
-            (dag_body.get("spec") or {}).get("maxActiveRuns") or DEFAULT_MAX_ACTIVE_RUNS
-        )
-        running = 0
-        queued: list[QueuedRun] = []
-        for other_key, body in self.runs.in_group((key[0], dag_name)):
-            other = self.memory.get(other_key)
-            raw = body.get("status") or {}
-            state = other.status.state.value if other else raw.get("state", "Queued")
-            started = (other.status.start_time if other else raw.get("startTime")) is not None
-            if state == RunState.RUNNING.value or (state == RunState.QUEUED.value and started):
-                running += 1
-            elif state == RunState.QUEUED.value:
-                spec = body.get("spec") or {}
-                logical = spec.get("logicalDate") or body["metadata"].get("creationTimestamp")
-                queued.append(QueuedRun(other_key[1], parse_time(logical)))
-        if key[1] in runs_allowed_to_start(max_active, running, queued):
+        limit = ((self.dags.get((key[0], dag_name)) or {}).get("spec") or {}).get("maxActiveRuns")
+        group = self.runs.in_group((key[0], dag_name))
+        standings = [s for s in (self._standing(k, body) for k, body in group) if s is not None]
+        valid = isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
+        verdict = admit(key[1], dag_name, limit if valid else None, standings)
+        if verdict.ok:
             return True
-        await self._wait(
-            key,
-            resource,
-            mem,
-            "MaxActiveRuns",
-            f"{running} runs of DAG {dag_name} are running (maxActiveRuns {max_active}); "
-            "this one starts when one ends",
-            now,
-        )
+        await self._wait(key, resource, mem, verdict.reason or "", verdict.message or "", now)
         return False
 
+    def _standing(self, key: Key, body: Mapping[str, Any]) -> RunStanding | None:
+        """A run of the DAG as admission sees it: as this process wrote it last, else as
+        the resource says (None when its status is not one airkube writes)."""
+        other = self.memory.get(key)
+        if other is not None:
+            state, started = other.status.state, other.status.start_time is not None
+        else:
+            raw = body.get("status") or {}
+            try:
+                state = RunState(raw.get("state") or RunState.QUEUED)
+            except ValueError:
+                return None
+            started = raw.get("startTime") is not None
+        spec = body.get("spec") or {}
+        logical = spec.get("logicalDate") or body["metadata"].get("creationTimestamp")
+        try:
+            when = parse_time(logical)
+        except (TypeError, ValueError):
+            when = None
+        return RunStanding(key[1], state, started, when)
+
     async def _pass(self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime) -> None:
-        status = mem.status
         spec = await self._pinned_spec(key, resource, mem, now)
         if spec is None:
             return
-        version = mem.status.dag_version
+        status = mem.status
         observed = self._observe(key, mem)
         run = Run.from_resource(resource, status)
         created = resource.metadata.creation_timestamp or now
         try:
             renderer = run_renderer(spec, run, created=created)
         except ParamsError as e:
-            await self._fail_run(key, resource, mem, "InvalidParams", str(e), now)
+            await self._abort(key, resource, mem, "InvalidParams", str(e), now)
             return
+        if mem.index is None or mem.index.dag is not spec:
+            mem.index = RunIndex.build(spec, status.tasks or {})
         result = plan(
-            spec, run, status.tasks or {}, observed, now, renderer=renderer, options=self.options
+            spec,
+            run,
+            status.tasks or {},
+            observed,
+            now,
+            renderer=renderer,
+            options=self.options,
+            index=mem.index,
         )
-        await self._apply(key, resource, mem, result, version, now)
+        try:
+            await self._apply(key, resource, mem, result, status.dag_version, now)
+        except BaseException:
+            mem.index = None  # it has moved on to a status that was not written
+            raise
 
     # Observe --------------------------------------------------------------------------
 
@@ -243,61 +267,44 @@ class RunReconciler:
     async def _pinned_spec(
         self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime
     ) -> DAGSpec | None:
-        """The DAG spec the run follows: pinned at its first pass, from the DB afterwards."""
-        namespace = key[0]
-        dag_name = resource.spec.dag_ref.name
+        """The DAG spec the run follows (core's pinning rule): pinned at its first pass,
+        from the metadata database afterwards."""
+        namespace, dag_name = key[0], resource.spec.dag_ref.name
         version = mem.status.dag_version
+        stored = None
         if version is not None:
-            cached = self.specs.get((namespace, dag_name, version))
-            if cached is not None:
-                return cached
-            stored = await self._db(self.store.get_dag_version, namespace, dag_name, version)
-            if stored is not None:
-                spec = DAGSpec.from_dict(stored.spec)
-                self.specs[(namespace, dag_name, version)] = spec
-                return spec
-            dag_body = self.dags.get((namespace, dag_name))
-            if dag_body is not None:
-                current, problems = check_dag(dag_body.get("spec") or {})
-                if current is not None and not problems and spec_hash(current) == version:
-                    self.specs[(namespace, dag_name, version)] = current
-                    return current
-            await self._fail_run(
-                key,
-                resource,
-                mem,
-                "DAGVersionLost",
-                f"the DAG version {version} this run follows is in neither the metadata "
-                "database nor the DAG resource",
+            stored = self.specs.get((namespace, dag_name, version))
+            if stored is None:
+                row = await self._db(self.store.get_dag_version, namespace, dag_name, version)
+                stored = DAGSpec.from_dict(row.spec) if row is not None else None
+        dag_body = self.dags.get((namespace, dag_name))
+        current = (dag_body.get("spec") or {}) if dag_body is not None else None
+        pinning = pin(dag_name, version, stored, current)
+        verdict = pinning.verdict
+        if pinning.spec is None or pinning.version is None:
+            reason, message = verdict.reason or "", verdict.message or ""
+            if pinning.fatal:
+                await self._abort(key, resource, mem, reason, message, now)
+            else:
+                await self._wait(key, resource, mem, reason, message, now)
+            return None
+        if pinning.new:
+            await self._db(
+                self.store.record_dag_version,
+                namespace,
+                dag_name,
+                pinning.version,
+                pinning.spec.to_dict(),
                 now,
             )
-            return None
-
-        dag_body = self.dags.get((namespace, dag_name))
-        if dag_body is None:
-            await self._wait(
-                key, resource, mem, "DAGNotFound", f"DAG {dag_name} does not exist", now
+            mem.status = mem.status.model_copy(
+                update={
+                    "dag_version": pinning.version,
+                    "conditions": _without(mem.status.conditions, "Waiting"),
+                }
             )
-            return None
-        parsed, problems = check_dag(dag_body.get("spec") or {})
-        if parsed is None or problems:
-            why = "; ".join(p.message for p in problems) or "invalid spec"
-            await self._wait(
-                key, resource, mem, "DAGInvalid", f"DAG {dag_name} is invalid: {why}", now
-            )
-            return None
-        version = spec_hash(parsed)
-        await self._db(
-            self.store.record_dag_version, namespace, dag_name, version, parsed.to_dict(), now
-        )
-        self.specs[(namespace, dag_name, version)] = parsed
-        mem.status = mem.status.model_copy(
-            update={
-                "dag_version": version,
-                "conditions": _without(mem.status.conditions, "Waiting"),
-            }
-        )
-        return parsed
+        self.specs[(namespace, dag_name, pinning.version)] = pinning.spec
+        return pinning.spec
 
     # Apply ----------------------------------------------------------------------------
 
@@ -343,15 +350,13 @@ class RunReconciler:
             await self._post(resource, event, now)
         for pod in rejected:
             mem.gone[pod.name] = pod
-        if result.run_state not in TERMINAL:
-            spec = self.specs.get((namespace, resource.spec.dag_ref.name, version or ""))
-            if spec is not None:
-                await self._gc_pods(key, mem, spec)
+        if not result.run_state.finished:
+            await self._gc_pods(key, resource, mem)
         if rejected:
             self.wake_after(key, 0)
         elif result.next_wakeup is not None:
             self.wake_after(key, max(0.0, (result.next_wakeup - now).total_seconds()))
-        if result.run_state in TERMINAL:
+        if result.run_state.finished:
             await self._after_finish(key, resource, mem)
 
     async def _write(
@@ -390,7 +395,7 @@ class RunReconciler:
 
     def _run_record(self, key: Key, resource: DAGRun, uid: str, status: DAGRunStatus) -> RunRecord:
         spec = resource.spec
-        created = resource.metadata.creation_timestamp or datetime.now(UTC)
+        created = resource.metadata.creation_timestamp or self.clock()
         return RunRecord(
             namespace=key[0],
             name=key[1],
@@ -432,17 +437,20 @@ class RunReconciler:
         )
         await self._write(key, mem, self._compacted(status), status.tasks or {})
 
-    async def _fail_run(
+    async def _abort(
         self, key: Key, resource: DAGRun, mem: RunMemory, reason: str, message: str, now: datetime
     ) -> None:
-        status = mem.status.model_copy(
-            update={"state": RunState.FAILED, "reason": reason, "message": message, "end_time": now}
+        """The run cannot go on: it fails as a stopped run does (core's abort: unfinished
+        tasks Skipped, running pods deleted), through the same apply as any pass."""
+        result = abort(
+            mem.status,
+            self._observe(key, mem),
+            now,
+            reason,
+            message,
         )
-        await self._write(key, mem, self._compacted(status), status.tasks or {})
-        await self.kube.post_event(
-            _ref(resource), type_="Warning", reason=reason, note=message, now=now
-        )
-        await self._after_finish(key, resource, mem)
+        mem.index = None
+        await self._apply(key, resource, mem, result, mem.status.dag_version, now)
 
     def _compacted(self, status: DAGRunStatus) -> DAGRunStatus:
         """``status`` with its task map within the budget, as :func:`run_status` writes it."""
@@ -452,83 +460,66 @@ class RunReconciler:
     async def _refuse(
         self, key: Key, body: Mapping[str, Any], reason: str, message: str, now: datetime
     ) -> None:
+        """The DAGRun itself is invalid: it fails, and whatever it started stops (core's
+        abort on the status as written, read leniently)."""
         old = body.get("status") or {}
         if old.get("state") == RunState.FAILED.value and old.get("reason") == reason:
             return
-        new = {**old, "state": RunState.FAILED.value, "reason": reason, "message": message[:2000]}
+        try:
+            status = DAGRunStatus.from_dict(old)
+        except ValidationError:
+            status = DAGRunStatus()
+        uid = (body.get("metadata") or {}).get("uid") or ""
+        result = abort(status, list(self.pods_of(key, uid)), now, reason, message[:2000])
+        if result.deletes:
+            await self.kube.delete_pods(key[0], [d.name for d in result.deletes])
+        compact = compact_status(result.tasks, self.status_budget)
+        new = {
+            **old,
+            "state": RunState.FAILED.value,
+            "reason": reason,
+            "message": message[:2000],
+            "endTime": now.isoformat().replace("+00:00", "Z"),
+        }
+        if compact.tasks:
+            new["tasks"] = {name: t.to_dict() for name, t in compact.tasks.items()}
         await self.kube.patch_status(PLURAL, key[0], key[1], merge_patch(old, new))
         await self.kube.post_event(body, type_="Warning", reason=reason, note=message, now=now)
 
-    async def _gc_pods(self, key: Key, mem: RunMemory, spec: DAGSpec) -> None:
-        """Delete the pods the DAG's podGC strategy no longer wants: only pods of tries the
-        written status already records as ended (never one it still counts as running)."""
-        strategy = spec.pod_gc.strategy if spec.pod_gc else PodGCStrategy.ON_RUN_SUCCESS
-        run_state = mem.status.state
-        tasks = mem.status.tasks or {}
-
-        def recorded_succeeded(p: ObservedPod) -> bool:
-            t = tasks.get(p.task)
-            return t is not None and t.try_number == p.try_number and t.state is TaskState.SUCCEEDED
-
+    async def _gc_pods(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
+        """Delete the pods the DAG's podGC strategy no longer wants (core's retention)."""
+        version = mem.status.dag_version or ""
+        spec = self.specs.get((key[0], resource.spec.dag_ref.name, version))
+        if spec is None:
+            return
         pods = list(self.pods_of(key, mem.uid))
-        if strategy is PodGCStrategy.NEVER:
-            return
-        if run_state in TERMINAL and (
-            strategy is PodGCStrategy.ON_RUN_COMPLETION
-            or (strategy is PodGCStrategy.ON_RUN_SUCCESS and run_state is RunState.SUCCEEDED)
-        ):
-            doomed = [p.name for p in pods if p.stopped and not p.deleted]
-        elif strategy is PodGCStrategy.ON_POD_SUCCESS:
-            doomed = [
-                p.name
-                for p in pods
-                if p.phase is PodPhase.SUCCEEDED and not p.deleted and recorded_succeeded(p)
-            ]
-        else:
-            return
+        doomed = pods_to_collect(spec, mem.status.state, mem.status.tasks or {}, pods)
         if doomed:
             await self.kube.delete_pods(key[0], doomed)
 
     async def _enforce_history(self, namespace: str, dag_name: str) -> None:
         """Delete the oldest finished DAGRuns of the DAG past its history limits."""
-        dag_body = self.dags.get((namespace, dag_name)) or {}
-        spec = dag_body.get("spec") or {}
-        limits = {
-            RunState.SUCCEEDED: spec.get("successfulRunsHistoryLimit", DEFAULT_HISTORY_LIMIT),
-            RunState.FAILED: spec.get("failedRunsHistoryLimit", DEFAULT_HISTORY_LIMIT),
-        }
-        finished: dict[RunState, list[tuple[str, str]]] = {
-            RunState.SUCCEEDED: [],
-            RunState.FAILED: [],
-        }
+        limits = HistoryLimits.of((self.dags.get((namespace, dag_name)) or {}).get("spec") or {})
+        finished: list[FinishedRun] = []
         for (_, name), body in self.runs.in_group((namespace, dag_name)):
-            status = body.get("status") or {}
-            state = status.get("state")
-            group = (
-                RunState.SUCCEEDED
-                if state == "Succeeded"
-                else (RunState.FAILED if state in ("Failed", "Cancelled") else None)
-            )
-            if group is not None:
-                ended = status.get("endTime") or body["metadata"].get("creationTimestamp") or ""
-                finished[group].append((ended, name))
-        for group, entries in finished.items():
-            limit = limits[group]
-            if not isinstance(limit, int) or len(entries) <= limit:
+            standing = self._standing((namespace, name), body)
+            if standing is None or not standing.state.finished:
                 continue
-            entries.sort(reverse=True)
-            for _, name in entries[limit:]:
-                log.info("deleting DAGRun %s/%s: past the DAG's history limit", namespace, name)
-                await self.kube.delete_resource(PLURAL, namespace, name)
+            status = body.get("status") or {}
+            try:
+                ended = parse_time(status.get("endTime") or body["metadata"]["creationTimestamp"])
+            except (KeyError, TypeError, ValueError):
+                ended = None
+            finished.append(FinishedRun(name, standing.state, ended or _EPOCH))
+        for name in runs_past_history(limits, finished):
+            log.info("deleting DAGRun %s/%s: past the DAG's history limit", namespace, name)
+            await self.kube.delete_resource(PLURAL, namespace, name)
 
     async def _after_finish(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
         """Housekeeping once a run has ended (done once per process and run)."""
         if mem.finished_handled:
             return
-        version = mem.status.dag_version
-        spec = self.specs.get((key[0], resource.spec.dag_ref.name, version or ""))
-        if spec is not None:
-            await self._gc_pods(key, mem, spec)
+        await self._gc_pods(key, resource, mem)
         await self._enforce_history(key[0], resource.spec.dag_ref.name)
         if not mem.db_synced:
             tries = [_try_record(n, s) for n, s in (mem.status.tasks or {}).items()]
@@ -547,7 +538,7 @@ class RunReconciler:
 
 
 def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
-    if status.try_number == 0 and status.state.value in ("None",):
+    if status.try_number == 0 and status.state is TaskState.NONE:
         return None
     return TaskTryRecord(
         task_name=name,

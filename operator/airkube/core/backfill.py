@@ -14,7 +14,7 @@ A logical date that already has a run is skipped, unless:
 
 A Queued or Running run is never replaced. Backfill runs are created Queued: the run
 reconciler starts them within the DAG's maxActiveRuns (see
-:func:`airkube.core.timetables.runs_allowed_to_start`).
+:func:`airkube.core.rules.admission.runs_allowed_to_start`).
 """
 
 from collections.abc import Mapping

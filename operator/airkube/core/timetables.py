@@ -516,27 +516,3 @@ def next_runs(
     if info is None:
         return ScheduleDecision(tuple(runs), None)
     return ScheduleDecision(tuple(runs), info.run_after, held_back=info.run_after <= now)
-
-
-@dataclass(frozen=True)
-class QueuedRun:
-    """A Queued run waiting for a slot among the DAG's maxActiveRuns."""
-
-    name: str
-    logical_date: datetime | None
-
-
-def runs_allowed_to_start(
-    max_active_runs: int, running: int, queued: list[QueuedRun] | tuple[QueuedRun, ...]
-) -> list[str]:
-    """The names of the Queued runs that may start now: oldest logical date first (runs
-    without one last, then by name), while fewer than ``max_active_runs`` of the DAG's runs
-    are Running. Others stay Queued until a run ends."""
-    slots = max(0, max_active_runs - running)
-    far_future = datetime.max.replace(tzinfo=UTC)
-
-    def order(run: QueuedRun) -> tuple[datetime, str]:
-        when = run.logical_date.astimezone(UTC) if run.logical_date is not None else far_future
-        return when, run.name
-
-    return [run.name for run in sorted(queued, key=order)[:slots]]

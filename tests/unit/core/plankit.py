@@ -12,7 +12,7 @@ from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.model.render import Renderer
 from airkube.core.model.result import Plan, PlannerOptions
 from airkube.core.model.run import Run
-from airkube.core.plan import plan
+from airkube.core.plan import RunIndex, plan
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -54,9 +54,22 @@ def after(p: Plan, current: Run) -> Run:
 
 
 class World:
-    """A fake cluster for multi-pass tests: the pods plans create, and their phases."""
+    """A fake cluster for multi-pass tests: the pods plans create, and their phases.
 
-    def __init__(self, spec: DAGSpec, the_run: Run | None = None, now: datetime = T0) -> None:
+    Passes carry the planner's index from one to the next, as the controller does
+    (``incremental=False``: every pass plans from the task states alone).
+    """
+
+    def __init__(
+        self,
+        spec: DAGSpec,
+        the_run: Run | None = None,
+        now: datetime = T0,
+        *,
+        incremental: bool = True,
+    ) -> None:
+        self.index: RunIndex | None = None
+        self.incremental = incremental
         self.dag = spec
         self.run = the_run or run()
         self.now = now
@@ -73,6 +86,8 @@ class World:
         kwargs: dict[str, Any] = {"renderer": renderer}
         if options is not None:
             kwargs["options"] = options
+        if self.incremental:
+            kwargs["index"] = self.index = self.index or RunIndex.build(self.dag, self.tasks)
         p = plan(self.dag, self.run, self.tasks, list(self.pods.values()), self.now, **kwargs)
         self.apply(p)
         return p

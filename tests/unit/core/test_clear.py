@@ -7,11 +7,11 @@ from plankit import World, dag
 
 from airkube.api import RunState, TaskState, TaskStatus
 from airkube.api.dagrun import ClearRequest
-from airkube.core.clear import ClearError, clear_selection
 from airkube.core.graph import graph_of
 from airkube.core.model.actions import EventType
 from airkube.core.model.observed import PodPhase
 from airkube.core.model.reasons import Reason
+from airkube.core.plan.clear import ClearError, clear_selection
 
 S = timedelta(seconds=1)
 

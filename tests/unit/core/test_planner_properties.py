@@ -146,3 +146,48 @@ def test_runs_end_with_one_pod_per_try_and_airflows_final_state(
         assert finish.state is RunState.FAILED
     # Nothing is left running once the run has ended (the world removed what was deleted).
     assert not live(world)
+
+
+@SETTINGS
+@given(spec=dags(), data=st.data())
+def test_the_incremental_planner_plans_what_a_full_replan_plans(
+    spec: DAGSpec, data: st.DataObject
+) -> None:
+    """Each pass with the index the previous passes left gives exactly the plan of a pass
+    that starts from the task states alone, whatever happens between passes: pods moving,
+    vanishing or stuck terminating, timers coming, clear requests (also of a finished run),
+    cancelling."""
+    world = World(spec)
+    clears = 0
+    for _ in range(80):
+        run_before, tasks_before = world.run, dict(world.tasks)
+        pods_before = list(world.pods.values())
+        p = world.step()
+        assert plan(spec, run_before, tasks_before, pods_before, world.now) == p
+        if world.finished and (
+            clears >= 2 or not data.draw(st.booleans(), label="clear the finished run")
+        ):
+            break
+        choice = data.draw(
+            st.sampled_from(["evolve", "evolve", "evolve", "wait", "clear", "terminate", "cancel"]),
+            label="next",
+        )
+        if choice == "clear" or world.finished:
+            clears += 1
+            named = data.draw(st.sets(st.sampled_from([t.name for t in spec.tasks]), max_size=2))
+            world.clear(
+                f"c{clears}",
+                tasks=sorted(named) or None,
+                downstream=data.draw(st.booleans()),
+                onlyFailed=data.draw(st.booleans()),
+            )
+        elif choice == "terminate" and live(world):
+            name = data.draw(st.sampled_from(live(world)))
+            world.pods[name] = replace(world.pods[name], deletion_time=world.now)
+        elif choice == "cancel":
+            world.run = replace(world.run, spec=world.run.spec.model_copy(update={"cancel": True}))
+        elif choice == "wait" or not live(world):
+            world.now = max(p.next_wakeup or world.now, world.now) + timedelta(seconds=1)
+            continue
+        evolve(world, data)
+        world.advance(data.draw(st.sampled_from([timedelta(seconds=1), timedelta(minutes=6)])))

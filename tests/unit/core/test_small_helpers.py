@@ -11,7 +11,7 @@ from airkube.api import DAGSpec, RunState, TaskState
 from airkube.core.merge import deep_merge
 from airkube.core.patch import apply_merge_patch, merge_patch
 from airkube.core.resolve import resolve_task
-from airkube.core.retries import retry_delay
+from airkube.core.rules.retries import retry_delay
 from airkube.core.spec_hash import canonical_json, spec_hash
 from airkube.core.states import (
     RUN_TRANSITIONS,

@@ -11,12 +11,10 @@ from airkube.api import DAGSpec, RunType
 from airkube.core.timetables import (
     Cron,
     DataInterval,
-    QueuedRun,
     ScheduleDecision,
     ScheduledRun,
     infer_manual_data_interval,
     next_runs,
-    runs_allowed_to_start,
     to_utc,
 )
 
@@ -316,23 +314,6 @@ def test_max_active_runs_counts_queued_and_running_runs() -> None:
     d = decide(spec, now=u(2024, 1, 1, 10), active_runs=2)
     assert logical_dates(d) == [u(2024, 1, 1)]
     assert decide(spec, now=u(2024, 1, 1, 10), active_runs=5).runs == ()
-
-
-def test_runs_allowed_to_start_oldest_first_within_max_active_runs() -> None:
-    queued = [
-        QueuedRun("etl-manual-b", None),
-        QueuedRun("etl-backfill-3", u(2024, 1, 3)),
-        QueuedRun("etl-backfill-1", u(2024, 1, 1)),
-        QueuedRun("etl-backfill-2", u(2024, 1, 2)),
-    ]
-    assert runs_allowed_to_start(1, 0, queued) == ["etl-backfill-1"]
-    assert runs_allowed_to_start(3, 1, queued) == ["etl-backfill-1", "etl-backfill-2"]
-    assert runs_allowed_to_start(2, 2, queued) == []
-    assert runs_allowed_to_start(2, 5, queued) == []
-    assert runs_allowed_to_start(10, 0, queued)[-1] == "etl-manual-b"
-
-
-# -- paused ------------------------------------------------------------------------------
 
 
 def test_paused_creates_nothing_then_unpaused_without_catchup_only_the_latest() -> None:

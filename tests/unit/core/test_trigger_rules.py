@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from airkube.api import TaskState, TriggerRule
-from airkube.core.trigger_rules import Decision, UpstreamCounts, evaluate
+from airkube.core.rules.trigger import Decision, UpstreamCounts, evaluate
 
 STATES = {
     "S": TaskState.SUCCEEDED,

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from airkube.api.dagrun import ClearRequest, TaskStatus
 from airkube.api.states import FAILED_TASK_STATES
 from airkube.core.graph import Graph
+from airkube.core.model.actions import DeletePod
+from airkube.core.model.observed import ObservedPod
+from airkube.core.model.reasons import Reason
+from airkube.core.plan.observe import delete
 
 
 class ClearError(ValueError):
@@ -48,3 +52,15 @@ def clear_selection(
 def cleared(status: TaskStatus, tries_allowed: int) -> TaskStatus:
     """``status`` of a task after a clear: None, with ``tries_allowed`` more tries."""
     return TaskStatus(try_number=status.try_number, max_tries=status.try_number + tries_allowed)
+
+
+def clear_task(
+    status: TaskStatus, pods: Mapping[int, ObservedPod], tries_allowed: int
+) -> tuple[TaskStatus, tuple[DeletePod, ...]]:
+    """A task the request selected: cleared, and the pod of its running try deleted."""
+    deletes: tuple[DeletePod, ...] = ()
+    if status.state.has_pod:
+        pod = pods.get(status.try_number)
+        if pod is not None:
+            deletes = delete(pod, Reason.CLEARED)
+    return cleared(status, tries_allowed), deletes

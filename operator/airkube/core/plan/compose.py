@@ -1,0 +1,309 @@
+"""One pass of the planner, composed from the rules: observe the tasks whose pods moved or
+whose timers came, apply a clear request, stop a cancelled or timed-out run, schedule what
+may run, end the run once every task has, and delete the pods nobody waits for."""
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from airkube.api.dag import DAGSpec
+from airkube.api.dagrun import TaskStatus
+from airkube.api.states import RunState, TaskState
+from airkube.core.model.actions import Action, CreatePod, DeletePod, Event, EventType, FinishRun
+from airkube.core.model.facts import RunFacts
+from airkube.core.model.observed import ObservedPod
+from airkube.core.model.reasons import Reason
+from airkube.core.model.render import Renderer
+from airkube.core.model.result import DEFAULT_OPTIONS, Plan, PlannerOptions
+from airkube.core.model.run import Run
+from airkube.core.model.step import Step
+from airkube.core.model.text import names
+from airkube.core.plan.clear import ClearError, clear_selection, clear_task
+from airkube.core.plan.finish import outcome, run_event_reason, stop_task
+from airkube.core.plan.index import RunIndex
+from airkube.core.plan.observe import delete, observe_task
+from airkube.core.plan.schedule import retry_due, start_try, trigger
+from airkube.core.rules.slots import free_slots
+from airkube.core.rules.timeouts import run_deadline
+
+
+def plan(
+    dag: DAGSpec,
+    run: Run,
+    tasks: Mapping[str, TaskStatus],
+    pods: Iterable[ObservedPod],
+    now: datetime,
+    *,
+    renderer: Renderer | None = None,
+    options: PlannerOptions = DEFAULT_OPTIONS,
+    index: RunIndex | None = None,
+) -> Plan:
+    """Plan one pass of ``run`` of ``dag`` (the spec the run pinned, already validated).
+
+    ``tasks`` holds the current task states (missing tasks are None); ``pods`` the pods of
+    the run as observed; ``now`` is an aware datetime. ``index`` (optional) is the index
+    the previous pass of this run left: the pass then looks only at what changed, and
+    ``tasks`` is not read. The index is updated in place.
+    """
+    facts = RunFacts(dag, run, now, options, renderer)
+    if index is None or index.dag is not dag:
+        index = RunIndex.build(dag, tasks)
+    return _Composer(facts, index).plan(pods)
+
+
+@dataclass
+class _Composer:
+    facts: RunFacts
+    index: RunIndex
+    deletes: dict[str, DeletePod] = field(default_factory=dict)
+    creates: list[CreatePod] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    wakeups: dict[str, datetime] = field(default_factory=dict)
+    looked_at: set[str] = field(default_factory=set)
+    """Tasks observed this pass: their timers are replaced by what this pass produced."""
+    dirty: set[str] = field(default_factory=set)
+    """Tasks to schedule this pass (their upstream counts or their own status moved)."""
+    cleared: bool = False
+    """This pass's clear request cleared tasks."""
+
+    def plan(self, pods: Iterable[ObservedPod]) -> Plan:
+        facts, index, run = self.facts, self.index, self.facts.run
+        index.before = {}
+        moved = index.sync_pods(pods)
+        request = run.spec.clear
+        clear_id = request.id if request and request.id != run.last_clear_id else None
+        everything = index.fresh
+        index.fresh = False
+        due: set[str] = set()
+        if run.state.finished:
+            if clear_id is None or not self._clear():
+                for pod in index.stray:
+                    self._delete(delete(pod, Reason.UNKNOWN_TASK))
+                for task_pods in index.pods.values():
+                    for pod in task_pods.values():
+                        self._delete(delete(pod, Reason.RUN_FINISHED))
+                return self._result(run.state, run.start_time, run.end_time, finished=True)
+            # A finished run that a clear reopens starts anew, as Airflow resets its start.
+            start = facts.now
+        else:
+            start = run.start_time or facts.now
+            if not everything:
+                due = index.due(facts.now)
+            for name in sorted(
+                index.graph.order if everything else moved | due, key=index.position.__getitem__
+            ):
+                self._observe(name)
+            if clear_id is not None:
+                self._clear()
+        if run.spec.cancel:
+            return self._stop(
+                start, RunState.CANCELLED, Reason.RUN_CANCELLED, "the run was cancelled"
+            )
+        deadline = run_deadline(facts.dag, start)
+        if deadline is not None and deadline.passed(facts.now):
+            return self._stop(start, RunState.FAILED, deadline.reason, deadline.message)
+        self._schedule(
+            index.graph.order if everything or self.cleared else self.dirty | moved | due
+        )
+        self._delete_leftovers(moved, everything=everything)
+        self._timers()
+        if index.all_finished:
+            state, reason, message = outcome(index.graph, index.states)
+            return self._result(state, start, facts.now, reason, message)
+        wakeups = [t for t in (index.next_timer(), deadline.at if deadline else None) if t]
+        return self._result(RunState.RUNNING, start, None, wakeup=min(wakeups, default=None))
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _take(self, name: str, step: Step) -> None:
+        if step.status is not self.index.states[name]:
+            self.dirty.add(name)
+            self.dirty.update(self.index.record(name, step.status))
+        self._delete(step.deletes)
+        if step.create is not None:
+            self.creates.append(step.create)
+        self.events.extend(step.events)
+        if step.wakeup is not None:
+            known = self.wakeups.get(name)
+            self.wakeups[name] = step.wakeup if known is None else min(known, step.wakeup)
+
+    def _delete(self, deletes: Iterable[DeletePod]) -> None:
+        for d in deletes:
+            self.deletes.setdefault(d.name, d)
+
+    def _observe(self, name: str) -> None:
+        if name in self.looked_at:
+            return
+        self.looked_at.add(name)
+        index = self.index
+        self._take(
+            name, observe_task(self.facts, name, index.states[name], index.pods.get(name, {}))
+        )
+
+    def _clear(self) -> bool:
+        """Apply the run's clear request; whether it cleared any task."""
+        index, request = self.index, self.facts.run.spec.clear
+        assert request is not None
+        try:
+            selected = clear_selection(index.graph, index.states, request)
+        except ClearError as exc:
+            self.events.append(Event(EventType.WARNING, Reason.CLEAR_REFUSED, str(exc)))
+            return False
+        if not selected:
+            self.events.append(
+                Event(EventType.NORMAL, Reason.CLEARED, "clear request: no task matched")
+            )
+            return False
+        for name in selected:
+            if not self.facts.run.state.finished:
+                self._observe(name)
+            status, deletes = clear_task(
+                index.states[name], index.pods.get(name, {}), self.facts.resolved(name).max_tries
+            )
+            self._take(name, Step(status, deletes=deletes))
+        self.cleared = True
+        self.events.append(
+            Event(
+                EventType.NORMAL,
+                Reason.CLEARED,
+                f"cleared {len(selected)} tasks: {names(list(selected))}",
+            )
+        )
+        return True
+
+    def _schedule(self, candidates: Iterable[str]) -> None:
+        facts, index = self.facts, self.index
+        slots = free_slots(facts.dag, index.active, facts.options)
+        position = index.position
+        heap = [(position[n], n) for n in candidates]
+        heapq.heapify(heap)
+        self.dirty.clear()
+        done: set[str] = set()
+        while True:
+            waiting = index.next_scheduled() if slots > 0 else None
+            if waiting is not None and (not heap or position[waiting] < heap[0][0]):
+                name = index.take_scheduled()
+            elif heap:
+                name = heapq.heappop(heap)[1]
+            else:
+                break
+            if name in done:
+                continue
+            done.add(name)
+            self._observe(name)
+            status = index.states[name]
+            if status.state is TaskState.NONE:
+                self._take(
+                    name,
+                    trigger(
+                        facts,
+                        name,
+                        status,
+                        index.upstream_counts(name),
+                        partial(index.upstream_states, name),
+                    ),
+                )
+            elif status.state is TaskState.UP_FOR_RETRY:
+                self._take(name, retry_due(facts, status))
+            status = index.states[name]
+            if status.state is TaskState.SCHEDULED and slots > 0:
+                step = start_try(facts, name, status, index.states)
+                self._take(name, step)
+                if step.create is not None:
+                    slots -= 1
+            for below in self.dirty:
+                heapq.heappush(heap, (position[below], below))
+            self.dirty.clear()
+
+    def _stop(self, start: datetime, state: RunState, reason: str, message: str) -> Plan:
+        index = self.index
+        for name in index.graph.order:
+            status = index.states[name]
+            if not status.state.finished:
+                self._take(
+                    name,
+                    stop_task(self.facts.now, status, index.pods.get(name, {}), reason, message),
+                )
+        self._delete_leftovers(set(), everything=True)
+        run_reason = Reason.CANCELLED if state is RunState.CANCELLED else reason
+        return self._result(state, start, self.facts.now, run_reason, message)
+
+    def _delete_leftovers(self, moved: set[str], *, everything: bool) -> None:
+        """Delete running pods no task is waiting for: old tries, tasks not in the DAG."""
+        index = self.index
+        for pod in index.stray:
+            self._delete(delete(pod, Reason.UNKNOWN_TASK))
+        tasks = (
+            index.pods.keys()
+            if everything
+            else ((moved | index.doomed | index.before.keys()) & index.pods.keys())
+        )
+        doomed: set[str] = set()
+        for name in tasks:
+            status = index.states[name]
+            for try_number, pod in index.pods[name].items():
+                if status.try_number != try_number:
+                    found = delete(pod, Reason.SUPERSEDED)
+                elif not status.state.has_pod:
+                    found = delete(pod, Reason.TRY_ENDED)
+                else:
+                    found = ()
+                self._delete(found)
+        for d in self.deletes.values():
+            doomed.add(d.task)
+        index.doomed = doomed
+
+    def _timers(self) -> None:
+        index = self.index
+        for name in self.looked_at:
+            index.set_timer(name, self.wakeups.get(name))
+
+    def _result(
+        self,
+        state: RunState,
+        start: datetime | None,
+        end: datetime | None,
+        reason: str | None = None,
+        message: str | None = None,
+        *,
+        finished: bool = False,
+        wakeup: datetime | None = None,
+    ) -> Plan:
+        index, run = self.index, self.facts.run
+        actions: list[Action] = [*sorted(self.deletes.values(), key=lambda d: d.name)]
+        actions.extend(self.creates)
+        if end is not None and not finished:  # the run ends in this pass
+            assert reason is not None
+            assert message is not None
+            actions.append(FinishRun(state, reason, message))
+            kind = (
+                EventType.NORMAL
+                if state in (RunState.SUCCEEDED, RunState.CANCELLED)
+                else EventType.WARNING
+            )
+            self.events.append(Event(kind, run_event_reason(state), message))
+        position = index.position
+        changed = tuple(
+            sorted(
+                (n for n, old in index.before.items() if index.states[n] != old),
+                key=position.__getitem__,
+            )
+        )
+        request = run.spec.clear
+        clear_id = request.id if request and request.id != run.last_clear_id else None
+        return Plan(
+            run_state=state,
+            start_time=start,
+            end_time=end,
+            tasks=dict(index.states),
+            changed=changed,
+            actions=tuple(actions),
+            events=tuple(self.events),
+            next_wakeup=wakeup if end is None else None,
+            reason=reason,
+            message=message,
+            last_clear_id=clear_id or run.last_clear_id,
+            clear_number=run.clear_number + (1 if self.cleared else 0),
+        )

@@ -1,0 +1,153 @@
+"""Observing a task: what its pods say about its current try.
+
+A pod of a try newer than the status knows is adopted (a lost status write); a try whose
+pod succeeded, failed, disappeared, was evicted, ran past its executionTimeout or is stuck
+terminating ends with a reason, and a failed try is retried by the retry rule.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from airkube.api.dagrun import OUTPUT_MAX_BYTES, TaskStatus
+from airkube.api.states import TaskState
+from airkube.core.model.actions import DeletePod
+from airkube.core.model.facts import RunFacts
+from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.reasons import Reason
+from airkube.core.model.step import Step
+from airkube.core.model.text import truncate_utf8
+from airkube.core.rules.retries import fail_try
+from airkube.core.rules.timeouts import (
+    execution_deadline,
+    pod_missing_deadline,
+    pod_terminating_deadline,
+    timeout_message,
+)
+
+
+def delete(pod: ObservedPod, reason: str) -> tuple[DeletePod, ...]:
+    """Delete ``pod`` unless it is going or done already."""
+    if pod.deleted or pod.stopped:
+        return ()
+    return (DeletePod(pod.name, pod.task, pod.try_number, reason),)
+
+
+def observe_task(
+    facts: RunFacts, name: str, status: TaskStatus, pods: Mapping[int, ObservedPod]
+) -> Step:
+    """The task's status after looking at its pods (``pods`` by try number)."""
+    now = facts.now
+    newest = max(pods, default=0)
+    if newest > status.try_number and not status.state.finished:
+        # A pod of a try the status does not know: an earlier pass created it and its
+        # status write was lost. Adopt it rather than start another try.
+        status = TaskStatus(
+            state=TaskState.QUEUED,
+            try_number=newest,
+            max_tries=status.max_tries,
+            pod_name=pods[newest].name,
+            queued_time=now,
+        )
+    if not status.state.has_pod:
+        return Step(status)
+    if status.queued_time is None:
+        status = status.model_copy(update={"queued_time": now})
+    pod = pods.get(status.try_number)
+    if pod is None:
+        missing = pod_missing_deadline(status, facts.options)
+        if missing.passed(now):
+            return _fail(facts, name, status, missing.reason, missing.message)
+        return Step(status, wakeup=missing.at)
+    if pod.missing:
+        return _fail(facts, name, status, Reason.POD_LOST, f"pod {pod.name} was deleted")
+    phase = pod.phase
+    if not phase.terminal and pod.exit_code is not None:
+        # The task container ended but a sidecar keeps the pod going: the try is over
+        # (the pod is then deleted as a leftover).
+        phase = PodPhase.SUCCEEDED if pod.exit_code == 0 else PodPhase.FAILED
+    if phase is PodPhase.SUCCEEDED:
+        return Step(_succeeded(status, pod, facts))
+    if phase is PodPhase.FAILED:
+        return _pod_failed(facts, name, status, pod)
+    return _pod_active(facts, name, status, pod)
+
+
+def _fail(
+    facts: RunFacts,
+    name: str,
+    status: TaskStatus,
+    reason: str,
+    message: str | None,
+    exit_code: int | None = None,
+    ended: datetime | None = None,
+) -> Step:
+    ended = ended or facts.now
+    return fail_try(facts.resolved(name), name, status, reason, message, exit_code, ended)
+
+
+def _succeeded(status: TaskStatus, pod: ObservedPod, facts: RunFacts) -> TaskStatus:
+    return status.model_copy(
+        update={
+            "state": TaskState.SUCCEEDED,
+            "pod_name": pod.name,
+            "start_time": status.start_time or pod.start_time,
+            "end_time": pod.finish_time or facts.now,
+            "exit_code": pod.exit_code if pod.exit_code is not None else 0,
+            "output": truncate_utf8(pod.termination_message, OUTPUT_MAX_BYTES) or None,
+            "reason": None,
+            "message": None,
+        }
+    )
+
+
+def _pod_failed(facts: RunFacts, name: str, status: TaskStatus, pod: ObservedPod) -> Step:
+    task = facts.resolved(name)
+    ended = pod.finish_time or facts.now
+    start = status.start_time or pod.start_time
+    if pod.exit_code is not None and pod.exit_code in task.skip_on_exit_code:
+        return Step(
+            status.model_copy(
+                update={
+                    "state": TaskState.SKIPPED,
+                    "pod_name": pod.name,
+                    "start_time": start,
+                    "end_time": ended,
+                    "exit_code": pod.exit_code,
+                    "reason": Reason.SKIP_EXIT_CODE,
+                    "message": f"exited with {pod.exit_code}, which skips the task",
+                }
+            )
+        )
+    reason = pod.reason or Reason.ERROR
+    message = pod.termination_message or pod.message
+    deadline = execution_deadline(task, start)
+    # The kubelet enforces activeDeadlineSeconds too; its kill may be reported as the
+    # container's "Error" rather than the pod's "DeadlineExceeded".
+    if reason == "DeadlineExceeded" or (deadline is not None and deadline.passed(ended)):
+        reason = Reason.TIMEOUT
+        message = timeout_message(task) + (f": {message}" if message else "")
+    elif not message and pod.exit_code is not None:
+        message = f"exited with {pod.exit_code}"
+    status = status.model_copy(update={"start_time": start})
+    return _fail(facts, name, status, reason, message, pod.exit_code, ended)
+
+
+def _pod_active(facts: RunFacts, name: str, status: TaskStatus, pod: ObservedPod) -> Step:
+    now = facts.now
+    start = status.start_time or pod.start_time
+    if start is None and pod.phase is PodPhase.RUNNING:
+        start = now
+    state = TaskState.RUNNING if pod.phase is PodPhase.RUNNING else status.state
+    status = status.model_copy(update={"state": state, "start_time": start, "pod_name": pod.name})
+    terminating = pod_terminating_deadline(pod, facts.options)
+    if terminating is not None:
+        if terminating.passed(now):
+            return _fail(facts, name, status, terminating.reason, terminating.message)
+        return Step(status, wakeup=terminating.at)
+    deadline = execution_deadline(facts.resolved(name), start)
+    if deadline is None:
+        return Step(status)
+    if deadline.passed(now):
+        failed = _fail(facts, name, status, deadline.reason, deadline.message)
+        return Step(failed.status, deletes=delete(pod, Reason.TIMEOUT), events=failed.events)
+    return Step(status, wakeup=deadline.at)

@@ -1,0 +1,58 @@
+"""Pinning: the DAG version a run follows. A run pins its DAG's current spec when it
+starts and follows that version to its end, whatever happens to the DAG meanwhile."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airkube.api.dag import DAGSpec
+from airkube.core.model.verdict import Verdict
+from airkube.core.spec_hash import spec_hash
+from airkube.core.validation import check_dag
+
+
+@dataclass(frozen=True)
+class Pinning:
+    spec: DAGSpec | None
+    version: str | None
+    new: bool = False
+    """Pinned by this pass: the version is to be recorded."""
+    verdict: Verdict = field(default_factory=Verdict.yes)
+    """Why the run cannot go on, if it cannot."""
+    fatal: bool = False
+    """It never will (fail the run), rather than not yet (it waits)."""
+
+
+def pin(
+    dag: str,
+    pinned: str | None,
+    stored: DAGSpec | None,
+    current: Mapping[str, Any] | None,
+) -> Pinning:
+    """The spec a run follows. ``pinned``: the version its status names, if any;
+    ``stored``: that version's spec as the metadata database keeps it, if found;
+    ``current``: the DAG resource's spec as it is now (None: no such DAG)."""
+    if pinned is not None:
+        if stored is not None:
+            return Pinning(stored, pinned)
+        if current is not None:
+            parsed, problems = check_dag(current)
+            if parsed is not None and not problems and spec_hash(parsed) == pinned:
+                return Pinning(parsed, pinned)
+        return Pinning(
+            None,
+            pinned,
+            verdict=Verdict.no(
+                "DAGVersionLost",
+                f"the DAG version {pinned} this run follows is in neither the metadata "
+                "database nor the DAG resource",
+            ),
+            fatal=True,
+        )
+    if current is None:
+        return Pinning(None, None, verdict=Verdict.no("DAGNotFound", f"DAG {dag} does not exist"))
+    parsed, problems = check_dag(current)
+    if parsed is None or problems:
+        why = "; ".join(p.message for p in problems) or "invalid spec"
+        return Pinning(None, None, verdict=Verdict.no("DAGInvalid", f"DAG {dag} is invalid: {why}"))
+    return Pinning(parsed, spec_hash(parsed), new=True)

@@ -1,0 +1,83 @@
+"""Retries: when the next try of a failed task may start (Airflow's retry_delay,
+retry_exponential_backoff and max_retry_delay), and whether a failed try is retried."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airkube.api.dagrun import TaskStatus
+from airkube.api.states import TaskState
+from airkube.core.model.actions import Event, EventType
+from airkube.core.model.reasons import Reason
+from airkube.core.model.step import Step
+from airkube.core.model.text import MESSAGE_MAX_BYTES, last_line, truncate_utf8
+from airkube.core.resolve import ResolvedTask
+
+# 2**40 seconds is far beyond any cap: stop doubling there so the numbers stay small.
+_MAX_EXPONENT = 40
+
+
+def retry_delay(task: ResolvedTask, failed_try: int) -> timedelta:
+    """The wait after try ``failed_try`` (from 1) failed.
+
+    retryDelay, or with exponential backoff retryDelay * 2^(failed_try-1) capped at
+    maxRetryDelay. Unlike Airflow, no hash-based spread is added: the delay is exactly
+    what the spec says.
+    """
+    if failed_try < 1:
+        raise ValueError(f"try numbers start at 1, not {failed_try}")
+    if not task.retry_exponential_backoff:
+        return task.retry_delay
+    exponent = min(failed_try - 1, _MAX_EXPONENT)
+    seconds = task.retry_delay.total_seconds() * (1 << exponent)
+    if seconds >= task.max_retry_delay.total_seconds():
+        return task.max_retry_delay
+    return task.retry_delay * (1 << exponent)
+
+
+def next_retry_time(task: ResolvedTask, failed_try: int, ended: datetime) -> datetime:
+    """When the try after ``failed_try`` may start, given when ``failed_try`` ended."""
+    return ended + retry_delay(task, failed_try)
+
+
+def fail_try(
+    task: ResolvedTask,
+    name: str,
+    status: TaskStatus,
+    reason: str,
+    message: str | None,
+    exit_code: int | None,
+    ended: datetime,
+) -> Step:
+    """The try of ``status`` failed: UpForRetry with the time of the next try while tries
+    remain, else Failed; with the event that says so."""
+    tried = status.try_number
+    max_tries = status.max_tries or task.max_tries
+    message = truncate_utf8(message, MESSAGE_MAX_BYTES)
+    update: dict[str, Any] = {
+        "end_time": ended,
+        "exit_code": exit_code,
+        "reason": reason,
+        "message": message,
+        "output": None,
+    }
+    detail = f"{reason}: {last_line(message)}" if message else reason
+    if tried < max_tries:
+        # Backoff counts the tries since the last clear.
+        retry_at = next_retry_time(task, tried - (max_tries - task.max_tries), ended)
+        update |= {"state": TaskState.UP_FOR_RETRY, "next_retry_time": retry_at}
+        event = Event(
+            EventType.WARNING,
+            Reason.TASK_RETRYING,
+            f'task "{name}" try {tried} of {max_tries} failed ({detail}); '
+            f"next try at {retry_at.isoformat()}",
+            name,
+        )
+    else:
+        update |= {"state": TaskState.FAILED, "next_retry_time": None}
+        event = Event(
+            EventType.WARNING,
+            Reason.TASK_FAILED,
+            f'task "{name}" failed on try {tried} of {max_tries} ({detail})',
+            name,
+        )
+    return Step(status.model_copy(update=update), events=(event,))
