@@ -62,7 +62,7 @@ def test_a_dag_with_a_bad_timezone_is_one_line(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         dag_time(datetime(2026, 11, 1), "Mars/Olympus")
     assert capsys.readouterr().err.splitlines() == [
-        "airkube: the DAG's timezone \"Mars/Olympus\" is not an IANA timezone name "
+        'airkube: the DAG\'s timezone "Mars/Olympus" is not an IANA timezone name '
         '(for example "Europe/Paris", "UTC")'
     ]
 
