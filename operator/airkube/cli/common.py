@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -146,12 +146,32 @@ def dag_spec(body: dict[str, Any]) -> Any:
     return spec
 
 
+TIME_FORMS = (
+    "a date (2026-11-01) or a date and time (2026-11-01T06:00), read in the DAG's "
+    "timezone, or with a zone (2026-11-01T06:00:00Z, 2026-11-01T06:00:00+01:00)"
+)
+"""The times the commands accept, as their help and their errors say it."""
+
+
 def parse_time(text: str, what: str) -> datetime:
+    """The one reader of the times people type (ISO 8601): aware when ``text`` names a
+    zone, naive (wall-clock time, a date alone is its midnight) when it does not; place a
+    naive one with :func:`dag_time`. Bad input is one line naming ``what``, the value and
+    the accepted forms."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.strip())
     except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-24T06:00:00Z)",
-            param_hint=what,
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        fail(f"{what}: {text!r} is not a time; give {TIME_FORMS}")
+
+
+def dag_time(value: datetime, timezone: str | None) -> datetime:
+    """``value`` as an aware UTC instant: a time without a zone is wall-clock time in the
+    DAG's ``timezone`` (UTC when it has none), read as the DAG's own dates are."""
+    from airkube.api.schedule import timezone_problem
+    from airkube.core.timetables import to_utc
+
+    zone = timezone or "UTC"
+    problem = timezone_problem(zone) if value.tzinfo is None else None
+    if problem:
+        fail(f"the DAG's {problem}")
+    return to_utc(value, zone)

@@ -12,11 +12,13 @@ import click
 from airkube import __version__
 from airkube.cli import dagfiles, runs
 from airkube.cli.common import (
+    TIME_FORMS,
     CommandGroup,
     context_option,
     current_namespace,
     custom_api,
     dag_spec,
+    dag_time,
     db_option,
     fail,
     kubeconfig_option,
@@ -187,7 +189,11 @@ def run(
     multiple=True,
     help="KEY=VALUE (VALUE read as JSON if it parses). Repeatable.",
 )
-@click.option("--logical-date", help="The run's logical date (ISO 8601; default: now).")
+@click.option(
+    "--logical-date",
+    metavar="TIME",
+    help=f"The run's logical date: {TIME_FORMS}. Default: now.",
+)
 @click.option(
     "--name", "run_name", help="Name of the DAGRun (default: <dag>-manual-<logical date>)."
 )
@@ -213,12 +219,14 @@ def trigger(
     from airkube.core.run_names import dagrun_manifest, manual_run_name
     from airkube.kube.apply import api_message
 
-    when = parse_time(logical_date, "--logical-date") if logical_date else datetime.now(UTC)
+    typed = parse_time(logical_date, "--logical-date") if logical_date else None
     ns = namespace or current_namespace(kubeconfig, context)
-    name = run_name or manual_run_name(dag, when)
     custom = custom_api(kubeconfig, context)
     dag_body = read_dag(custom, ns, dag)
     dag_params = (dag_body.get("spec") or {}).get("params")
+    timezone = (dag_body.get("spec") or {}).get("timezone")
+    when = dag_time(typed, timezone) if typed is not None else datetime.now(UTC)
+    name = run_name or manual_run_name(dag, when)
     values = {}
     for text in params:
         key, raw = split_param(text)
@@ -244,8 +252,20 @@ def trigger(
 
 @main.command()
 @click.argument("dag")
-@click.option("--start", "start_text", required=True, help="First logical date (ISO 8601).")
-@click.option("--end", "end_text", required=True, help="Last logical date (ISO 8601), included.")
+@click.option(
+    "--start",
+    "start_text",
+    required=True,
+    metavar="TIME",
+    help=f"First logical date: {TIME_FORMS}.",
+)
+@click.option(
+    "--end",
+    "end_text",
+    required=True,
+    metavar="TIME",
+    help="Last logical date, included (same forms as --start).",
+)
 @click.option("--rerun-failed", is_flag=True, help="Run again the intervals whose run failed.")
 @click.option("--rerun-all", is_flag=True, help="Run again every finished interval.")
 @click.option("--dry-run", is_flag=True, help="List the runs it would create; create nothing.")
@@ -275,6 +295,7 @@ def backfill(
     from airkube.api import GROUP, VERSION, RunState
     from airkube.core.backfill import BackfillError, BackfillMode, ExistingRun, backfill_intervals
     from airkube.core.run_names import dagrun_manifest
+    from airkube.core.timestamps import parse_time as parse_timestamp
     from airkube.kube.apply import api_message
 
     if rerun_failed and rerun_all:
@@ -286,20 +307,21 @@ def backfill(
         if rerun_failed
         else BackfillMode.ONLY_MISSING
     )
-    start = parse_local_time(start_text, "--start")
-    end = parse_local_time(end_text, "--end")
+    start_typed = parse_time(start_text, "--start")
+    end_typed = parse_time(end_text, "--end")
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)
     spec = dag_spec(read_dag(custom, ns, dag))
+    start, end = dag_time(start_typed, spec.timezone), dag_time(end_typed, spec.timezone)
     existing: dict[datetime, ExistingRun] = {}
     listed: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dagruns")
     for run in listed["items"]:
         rspec, status = run.get("spec") or {}, run.get("status") or {}
-        if rspec.get("dagRef", {}).get("name") != dag or not rspec.get("logicalDate"):
+        when = parse_timestamp(rspec.get("logicalDate"))
+        if rspec.get("dagRef", {}).get("name") != dag or when is None:
             continue
-        when = parse_time(rspec["logicalDate"], "logicalDate")
         existing[when] = ExistingRun(
-            run["metadata"]["name"], RunState(status.get("state", "Queued"))
+            run["metadata"]["name"], RunState(status.get("state", RunState.QUEUED))
         )
     try:
         plan = backfill_intervals(
@@ -382,22 +404,15 @@ def _wait_gone(custom: Any, namespace: str, name: str, timeout: float = 60) -> N
     fail(f"DAGRun {name} was not deleted within {timeout:.0f}s")
 
 
-def parse_local_time(text: str, what: str) -> datetime:
-    """An ISO 8601 date or time; without an offset it is read in the DAG's timezone later."""
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 date or time (such as 2026-11-01 or "
-            "2026-11-01T06:00:00Z)",
-            param_hint=what,
-        ) from None
-
-
 @main.command("render-task")
 @click.argument("dag")
 @click.argument("task")
-@click.option("--logical-date", required=True, help="The logical date to render for (ISO 8601).")
+@click.option(
+    "--logical-date",
+    required=True,
+    metavar="TIME",
+    help=f"The logical date to render for: {TIME_FORMS}.",
+)
 @click.option("--param", "-p", "params", multiple=True, help="KEY=VALUE overriding a param.")
 @namespace_option
 @output_option
@@ -418,6 +433,7 @@ def render_task(
     from airkube.core.params import ParamsError, param_from_text
     from airkube.core.templates import render_task_preview
 
+    typed = parse_time(logical_date, "--logical-date")
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)
     body = read_dag(custom, ns, dag)
@@ -426,11 +442,7 @@ def render_task(
     for text in params:
         key, raw = split_param(text)
         overrides[key] = param_from_text(spec.params, key, raw)
-    when = parse_local_time(logical_date, "--logical-date")
-    if when.tzinfo is None:
-        from airkube.core.timetables import to_utc
-
-        when = to_utc(when, spec.timezone)
+    when = dag_time(typed, spec.timezone)
     try:
         rendered = render_task_preview(dag, spec, task, logical_date=when, params=overrides)
     except (ValueError, ParamsError, RenderError) as e:

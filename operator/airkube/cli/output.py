@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from airkube.api.states import RunState, TaskState
+
 output_option = click.option(
     "--output",
     "-o",
@@ -21,18 +23,19 @@ output_option = click.option(
     help="Print JSON or YAML instead of text.",
 )
 
-STATE_STYLES = {
-    "Succeeded": "green",
-    "Failed": "bold red",
-    "UpstreamFailed": "red",
-    "Cancelled": "magenta",
-    "Running": "cyan",
-    "Queued": "yellow",
-    "Scheduled": "yellow",
-    "UpForRetry": "yellow",
-    "Skipped": "dim",
-    "None": "dim",
+STATE_STYLES: dict[str, str] = {
+    RunState.SUCCEEDED: "green",
+    RunState.FAILED: "bold red",
+    RunState.CANCELLED: "magenta",
+    RunState.RUNNING: "cyan",
+    RunState.QUEUED: "yellow",
+    TaskState.UPSTREAM_FAILED: "red",
+    TaskState.SCHEDULED: "yellow",
+    TaskState.UP_FOR_RETRY: "yellow",
+    TaskState.SKIPPED: "dim",
+    TaskState.NONE: "dim",
 }
+"""The colour of each state; a run's states share their names with a task's."""
 
 
 def console() -> Console:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from airkube.api.states import RunState, TaskState
 from airkube.cli.common import (
     api,
     context_option,
@@ -29,6 +30,10 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+
+UNKNOWN = "Unknown"
+"""What ``get`` shows for a task whose entry the run's status left out (too big)."""
+ENDED = frozenset(s.value for s in RunState if s.finished)
 
 
 def read_run(custom: Any, namespace: str, name: str) -> dict[str, Any]:
@@ -108,16 +113,13 @@ def tree_lines(order: list[str], upstream: Mapping[str, tuple[str, ...]]) -> lis
     return list(walk(None, ""))
 
 
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def _duration(start: str | None, end: str | None, now: datetime) -> str:
     from datetime import timedelta
 
     from airkube.api.duration import format_duration
+    from airkube.core.timestamps import parse_time as parse_timestamp
 
-    begun, ended = _parse(start), _parse(end)
+    begun, ended = parse_timestamp(start), parse_timestamp(end)
     if begun is None:
         return ""
     seconds = max((ended or now) - begun, timedelta(0)) // timedelta(seconds=1)
@@ -139,7 +141,9 @@ def run_view(
             {
                 "name": name,
                 "upstream": list(upstream.get(name, ())),
-                "state": t.get("state", "None" if not status.get("tasksOmitted") else "Unknown"),
+                "state": t.get(
+                    "state", UNKNOWN if status.get("tasksOmitted") else TaskState.NONE.value
+                ),
                 "try": t.get("tryNumber", 0),
                 "duration": _duration(t.get("startTime"), t.get("endTime"), now),
                 "pod": t.get("podName"),
@@ -155,7 +159,7 @@ def run_view(
         "dagVersion": status.get("dagVersion"),
         "runType": spec.get("runType", "manual"),
         "logicalDate": spec.get("logicalDate"),
-        "state": status.get("state", "Queued"),
+        "state": status.get("state", RunState.QUEUED.value),
         "reason": status.get("reason"),
         "message": status.get("message"),
         "progress": status.get("progress"),
@@ -217,7 +221,7 @@ def get(
         # The tree shows a task under its last upstream; name the others.
         also = sorted(ups, key=position.__getitem__)[:-1] if len(ups) > 1 else []
         detail = row["message"] or row["pod"] or ""
-        if row["state"] == "Succeeded" and row["pod"]:
+        if row["state"] == TaskState.SUCCEEDED and row["pod"]:
             detail = row["pod"]
         if also:
             detail = f"(also after {', '.join(also)}) {detail}".rstrip()
@@ -227,7 +231,7 @@ def get(
                 state_text(row["state"]),
                 str(row["try"] or ""),
                 row["duration"],
-                styled(_one_line(detail), "dim" if row["state"] == "Succeeded" else None),
+                styled(_one_line(detail), "dim" if row["state"] == TaskState.SUCCEEDED else None),
             )
         )
     print_table(("TASK", "STATE", "TRY", "DURATION", "POD / MESSAGE"), table)
@@ -286,7 +290,7 @@ def logs(
     latest = int((entry or {}).get("tryNumber") or 0)
     wanted = try_number or latest
     if wanted == 0:
-        state = (entry or {}).get("state", "None")
+        state = (entry or {}).get("state", TaskState.NONE.value)
         fail(f"task {task} of run {run} has not started a try yet (state {state})")
     selector = ",".join(
         (
@@ -345,8 +349,8 @@ def cancel(
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)
     body = read_run(custom, ns, run)
-    state = (body.get("status") or {}).get("state", "Queued")
-    if state in ("Succeeded", "Failed", "Cancelled"):
+    state = (body.get("status") or {}).get("state", RunState.QUEUED.value)
+    if state in ENDED:
         fail(f"run {run} has already ended {state}: nothing to cancel")
     patched = _patch_run_spec(custom, ns, run, {"cancel": True})
     if output:

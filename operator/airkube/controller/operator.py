@@ -31,6 +31,7 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
+from airkube.api import RunState
 from airkube.core.model.observed import ObservedPod
 from airkube.core.peering import peering_priority
 from airkube.core.pods import LABEL_MANAGED_BY, MANAGED_BY
@@ -53,7 +54,7 @@ GROUP = "airkube.io"
 READY_LINE = "airkube operator ready"
 PodKey = tuple[str, str, str]
 """(namespace, run name, run uid) of a pod"""
-TERMINAL_STATES = ("Succeeded", "Failed", "Cancelled")
+TERMINAL_STATES = frozenset(s.value for s in RunState if s.finished)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -276,7 +277,8 @@ class Operator:
             return
         for other_key, other in self.runs.in_group(dag):
             status = other.get("status") or {}
-            if status.get("state", "Queued") == "Queued" and not status.get("startTime"):
+            queued = status.get("state", RunState.QUEUED) == RunState.QUEUED
+            if queued and not status.get("startTime"):
                 self.queue.add(other_key)
 
     async def _reconcile_dag(self, key: Key, body: dict[str, Any]) -> None:

@@ -139,8 +139,15 @@ class Scheduler:
     async def write_status(self, key: Key) -> None:
         """Write the latest status patch computed for a DAG (worker of the status queue)."""
         patch = self.pending.pop(key, None)
-        if patch is not None:
+        if patch is None:
+            return
+        try:
             await self.kube.patch_status("dags", key[0], key[1], patch)
+        except Exception:
+            # Kept for the queue's retry, unless a newer patch (computed from the same
+            # unwritten status, so it says all this one did) has replaced it meanwhile.
+            self.pending.setdefault(key, patch)
+            raise
 
     def _newest(self, key: Key, written: LastScheduledRun | None) -> LastScheduledRun | None:
         """The newest scheduled run: as the status says, or as this process created it

@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, loop_time: Callable[[], float] | None = None) -> None:
+    def __init__(self) -> None:
         self._ready: asyncio.Queue[K] = asyncio.Queue()
         self._waiting: set[K] = set()
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
+        # Timers run on the event loop's monotonic clock: they measure delays, they decide
+        # nothing about wall-clock time (the reconcilers' injected clock does).
         self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
-        self._time = loop_time
 
     def add(self, key: K) -> None:
         """Make ``key`` due now."""

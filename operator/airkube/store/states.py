@@ -21,31 +21,35 @@ a write with a higher clear number starts the run over and is always applied.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
-RUN_TYPES: Final = ("scheduled", "manual", "backfill")
+from airkube.api.dagrun import RunType
+from airkube.api.states import FINISHED_TASK_STATES, RunState, TaskState
 
-RUN_STATE_RANK: Final[Mapping[str, int]] = {
-    "Queued": 0,
-    "Running": 1,
-    "Succeeded": 2,
-    "Failed": 2,
-    "Cancelled": 2,
-}
-RUN_STATES: Final = tuple(RUN_STATE_RANK)
-TERMINAL_RUN_STATES: Final = frozenset({"Succeeded", "Failed", "Cancelled"})
 
-TASK_STATE_RANK: Final[Mapping[str, int]] = {
-    "None": 0,
-    "Scheduled": 1,
-    "Queued": 2,
-    "Running": 3,
-    "UpForRetry": 4,
-    "Succeeded": 5,
-    "Failed": 5,
-    "UpstreamFailed": 5,
-    "Skipped": 5,
-}
-TASK_STATES: Final = tuple(TASK_STATE_RANK)
-TERMINAL_TASK_STATES: Final = frozenset({"Succeeded", "Failed", "UpstreamFailed", "Skipped"})
+def _ranks(levels: Iterable[Iterable[str]]) -> dict[str, int]:
+    """{state value: rank} from the levels of the order, lowest first."""
+    return {str(state): rank for rank, level in enumerate(levels) for state in level}
+
+
+RUN_TYPES: Final = tuple(t.value for t in RunType)
+
+TERMINAL_RUN_STATES: Final = frozenset(s.value for s in RunState if s.finished)
+RUN_STATE_RANK: Final[Mapping[str, int]] = _ranks(
+    ([RunState.QUEUED], [RunState.RUNNING], sorted(TERMINAL_RUN_STATES))
+)
+RUN_STATES: Final = tuple(s.value for s in RunState)
+
+TERMINAL_TASK_STATES: Final = frozenset(s.value for s in FINISHED_TASK_STATES)
+TASK_STATE_RANK: Final[Mapping[str, int]] = _ranks(
+    (
+        [TaskState.NONE],
+        [TaskState.SCHEDULED],
+        [TaskState.QUEUED],
+        [TaskState.RUNNING],
+        [TaskState.UP_FOR_RETRY],
+        sorted(TERMINAL_TASK_STATES),
+    )
+)
+TASK_STATES: Final = tuple(s.value for s in TaskState)
