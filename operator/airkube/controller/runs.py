@@ -41,7 +41,7 @@ from airkube.core.rules.retention import (
     pods_to_collect,
     runs_past_history,
 )
-from airkube.core.status import compact_status, run_status
+from airkube.core.status import TaskMap, compact_status, status_document
 from airkube.core.templates import run_renderer
 from airkube.core.timestamps import parse_time
 from airkube.kube.apply import Kube
@@ -77,6 +77,8 @@ class RunMemory:
     finished_handled: bool = False
     index: RunIndex | None = None
     """The planner's index after the last pass whose status was written."""
+    task_map: TaskMap = field(default_factory=TaskMap)
+    """The status's task map as last written, serialised."""
 
 
 class RunReconciler:
@@ -226,7 +228,9 @@ class RunReconciler:
         try:
             await self._apply(key, resource, mem, result, status.dag_version, now)
         except BaseException:
-            mem.index = None  # it has moved on to a status that was not written
+            # They have moved on to a status that was not written.
+            mem.index = None
+            mem.task_map = TaskMap(self.status_budget)
             raise
 
     # Observe --------------------------------------------------------------------------
@@ -254,7 +258,12 @@ class RunReconciler:
                         output=t.output,
                     )
             status = status.model_copy(update={"tasks": tasks})
-        return RunMemory(uid=resource.metadata.uid, status=status, written=dict(written))
+        return RunMemory(
+            uid=resource.metadata.uid,
+            status=status,
+            written=dict(written),
+            task_map=TaskMap(self.status_budget),
+        )
 
     def _observe(self, key: Key, mem: RunMemory) -> list[ObservedPod]:
         pods = {p.name: p for p in self.pods_of(key, mem.uid)}
@@ -336,16 +345,16 @@ class RunReconciler:
                             missing=True,
                         )
                     )
-        new_status = run_status(
+        document = status_document(
             result,
             dag_version=version,
             observed_generation=resource.metadata.generation,
             conditions=mem.status.conditions,
-            budget_bytes=self.status_budget,
+            task_map=mem.task_map,
         )
         # The database first: once the status shows a state, the history has it too.
-        await self._record(key, resource, mem, result, new_status, now)
-        await self._write(key, mem, new_status, result.tasks)
+        await self._record(key, resource, mem, result, document.written, now)
+        await self._write(key, mem, document.full, document.raw)
         for event in result.events:
             await self._post(resource, event, now)
         for pod in rejected:
@@ -360,15 +369,16 @@ class RunReconciler:
             await self._after_finish(key, resource, mem)
 
     async def _write(
-        self, key: Key, mem: RunMemory, status: DAGRunStatus, tasks: Mapping[str, TaskStatus]
+        self, key: Key, mem: RunMemory, full: DAGRunStatus, raw: dict[str, Any]
     ) -> None:
-        new_raw = status.to_dict()
-        patch = merge_patch(mem.written, new_raw)
+        """Patch the status from what was written last to ``raw``; remember ``full`` (the
+        status with every task) as the run's."""
+        patch = merge_patch(mem.written, raw)
         if patch and not await self.kube.patch_status(PLURAL, key[0], key[1], patch):
             self.forget(key)  # the run was deleted meanwhile
             return
-        mem.written = new_raw
-        mem.status = status.model_copy(update={"tasks": dict(tasks)})
+        mem.written = raw
+        mem.status = full
 
     async def _record(
         self,
@@ -435,7 +445,7 @@ class RunReconciler:
                 "observed_generation": resource.metadata.generation,
             }
         )
-        await self._write(key, mem, self._compacted(status), status.tasks or {})
+        await self._write(key, mem, status, self._compacted(status).to_dict())
 
     async def _abort(
         self, key: Key, resource: DAGRun, mem: RunMemory, reason: str, message: str, now: datetime

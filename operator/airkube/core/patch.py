@@ -16,6 +16,8 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
             patch[key] = copy.deepcopy(value)
             continue
         before = old[key]
+        if before is value:  # the same object: unchanged (a status's unchanged tasks)
+            continue
         if isinstance(value, Mapping) and isinstance(before, Mapping):
             nested = merge_patch(before, value)
             if nested:

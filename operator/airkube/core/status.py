@@ -8,9 +8,10 @@ counts plus the tasks people look at first (running, queued, up for retry, faile
 """
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from airkube.api.dagrun import DAGRunStatus, TaskCounts, TaskStatus
 from airkube.api.duration import format_duration
@@ -29,6 +30,7 @@ _KEPT_FIRST = (
 )
 """The tasks kept past the budget, in this order of priority."""
 
+
 _TRIMMED_MESSAGE_CHARS = 256
 
 _FIELD_OF_STATE = {
@@ -44,10 +46,17 @@ _FIELD_OF_STATE = {
 }
 
 
-def count_tasks(tasks: Mapping[str, TaskStatus]) -> TaskCounts:
+def count_tasks(
+    tasks: Mapping[str, TaskStatus], by_state: Mapping[TaskState, int] | None = None
+) -> TaskCounts:
+    """The counts of ``tasks`` (from ``by_state`` when the planner counted them)."""
     counts = dict.fromkeys(_FIELD_OF_STATE.values(), 0)
-    for status in tasks.values():
-        counts[_FIELD_OF_STATE[status.state]] += 1
+    if by_state is None:
+        for status in tasks.values():
+            counts[_FIELD_OF_STATE[status.state]] += 1
+    else:
+        for state, n in by_state.items():
+            counts[_FIELD_OF_STATE[state]] += n
     return TaskCounts(total=len(tasks), **counts)
 
 
@@ -67,35 +76,109 @@ class CompactTasks:
     """The tasks kept, in the order given."""
     omitted: int
     """How many were left out."""
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Their JSON form, as written."""
+
+
+@dataclass
+class _Entry:
+    status: TaskStatus
+    data: dict[str, Any]
+    size: int
+    """Bytes of ``"name":{...}`` in the map's JSON."""
+    trimmed: "_Entry | None" = None
+
+
+def _entry(name: str, status: TaskStatus) -> _Entry:
+    data = status.to_dict()
+    return _Entry(status, data, _json_size(name) + 1 + _json_size(data))
+
+
+class TaskMap:
+    """A run's task map as the status writes it, kept from pass to pass: each task is
+    serialised once per change (not every task on every pass), and an unchanged task keeps
+    the same JSON object, which the merge patch skips at once."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_STATUS_BUDGET) -> None:
+        self.budget = budget_bytes
+        self._entries: dict[str, _Entry] = {}
+        self._sizes = 0
+        self._position: dict[str, int] = {}
+        self._ranked: list[dict[str, None]] = [{} for _ in _KEPT_FIRST]
+        """The tasks in each state kept first past the budget, in the order they came."""
+
+    def compact(
+        self, tasks: Mapping[str, TaskStatus], changed: Iterable[str] | None = None
+    ) -> CompactTasks:
+        """The task map to write for ``tasks``: all of it when its JSON fits the budget,
+        else as many running, queued, up-for-retry and failed tasks as fit (in that order
+        of priority; their output dropped and messages shortened if need be). ``changed``:
+        the only tasks whose status may differ from the last call's (None: any)."""
+        entries = self._entries
+        if changed is None or len(entries) != len(tasks):
+            for gone in entries.keys() - tasks.keys():
+                self._sizes -= entries.pop(gone).size
+                self._rank(gone, None)
+            self._position = {name: i for i, name in enumerate(tasks)}
+            changed = tasks.keys()
+        for name in changed:
+            status = tasks[name]
+            old = entries.get(name)
+            if old is None or (old.status is not status and old.status != status):
+                new = entries[name] = _entry(name, status)
+                self._sizes += new.size - (old.size if old else 0)
+                if old is None or old.status.state is not status.state:
+                    self._rank(name, status.state)
+        count = len(tasks)
+        if 2 + self._sizes + max(count - 1, 0) <= self.budget:
+            return CompactTasks(dict(tasks), 0, {name: entries[name].data for name in tasks})
+        return self._over_budget(tasks)
+
+    def _rank(self, name: str, state: TaskState | None) -> None:
+        for i, ranked in enumerate(self._ranked):
+            if _KEPT_FIRST[i] is state:
+                ranked[name] = None
+            else:
+                ranked.pop(name, None)
+
+    def _over_budget(self, tasks: Mapping[str, TaskStatus]) -> CompactTasks:
+        # Costs what is kept, not the run's size: the budget fills long before the
+        # candidates run out in a big run.
+        used = 2  # the braces; every entry adds its size and a comma but the first
+        kept: list[tuple[str, _Entry]] = []
+        full = False
+        for ranked in self._ranked:
+            for name in ranked:
+                entry = self._entries[name]
+                for version in (entry, self._trimmed(name, entry)):
+                    size = version.size + (1 if kept else 0)
+                    if used + size <= self.budget:
+                        used += size
+                        kept.append((name, version))
+                        break
+                else:
+                    full = True  # not even its trimmed form fits: the map is full
+                    break
+            if full:
+                break
+        kept.sort(key=lambda item: self._position[item[0]])
+        return CompactTasks(
+            {name: e.status for name, e in kept},
+            len(tasks) - len(kept),
+            {name: e.data for name, e in kept},
+        )
+
+    @staticmethod
+    def _trimmed(name: str, entry: _Entry) -> _Entry:
+        if entry.trimmed is None:
+            entry.trimmed = _entry(name, _trimmed(entry.status))
+        return entry.trimmed
 
 
 def compact_status(tasks: Mapping[str, TaskStatus], budget_bytes: int) -> CompactTasks:
-    """The task map to write in the status: all of ``tasks`` when its JSON fits
-    ``budget_bytes``, else as many running, queued, up-for-retry and failed tasks as fit
-    (in that order of priority; their output dropped and messages shortened if need be).
-
-    The JSON of the result (``{name: status.to_dict()}``) never exceeds ``budget_bytes``.
-    """
-    entries = [(name, status, status.to_dict()) for name, status in tasks.items()]
-    if _json_size({name: data for name, _, data in entries}) <= budget_bytes:
-        return CompactTasks(dict(tasks), 0)
-    rank = {state: i for i, state in enumerate(_KEPT_FIRST)}
-    candidates = sorted(
-        (i for i, (_, status, _) in enumerate(entries) if status.state in rank),
-        key=lambda i: (rank[entries[i][1].state], i),
-    )
-    used = 2  # the braces; every entry adds its size minus the comma it may not need
-    kept: dict[int, TaskStatus] = {}
-    for i in candidates:
-        name, status, _ = entries[i]
-        for version in (status, _trimmed(status)):
-            size = _json_size(name) + 2 + _json_size(version.to_dict())
-            if used + size - (0 if kept else 1) <= budget_bytes:
-                used += size - (0 if kept else 1)
-                kept[i] = version
-                break
-    result = {entries[i][0]: kept[i] for i in sorted(kept)}
-    return CompactTasks(result, len(entries) - len(result))
+    """The task map to write in the status (see :meth:`TaskMap.compact`). The JSON of the
+    result (``{name: status.to_dict()}``) never exceeds ``budget_bytes``."""
+    return TaskMap(budget_bytes).compact(tasks)
 
 
 def _trimmed(status: TaskStatus) -> TaskStatus:
@@ -121,9 +204,39 @@ def run_status(
     budget_bytes: int = DEFAULT_STATUS_BUDGET,
 ) -> DAGRunStatus:
     """The run's status after ``plan``: what the controller patches (once per pass)."""
-    counts = count_tasks(plan.tasks)
-    compact = compact_status(plan.tasks, budget_bytes)
-    return DAGRunStatus(
+    document = status_document(
+        plan,
+        dag_version=dag_version,
+        observed_generation=observed_generation,
+        conditions=conditions,
+        task_map=TaskMap(budget_bytes),
+    )
+    return document.written
+
+
+@dataclass(frozen=True)
+class StatusDocument:
+    full: DAGRunStatus
+    """The status with every task (what the controller remembers)."""
+    written: DAGRunStatus
+    """The status as written: its task map within the budget."""
+    raw: dict[str, Any]
+    """``written`` as JSON."""
+
+
+def status_document(
+    plan: Plan,
+    *,
+    dag_version: str | None,
+    task_map: TaskMap,
+    observed_generation: int | None = None,
+    conditions: list[Condition] | None = None,
+) -> StatusDocument:
+    """The run's status after ``plan``, with ``task_map`` carried from the last pass of
+    the run (only the tasks the plan changed are serialised again)."""
+    counts = count_tasks(plan.tasks, plan.counts)
+    compact = task_map.compact(plan.tasks, plan.changed)
+    full = DAGRunStatus(
         observed_generation=observed_generation,
         state=plan.run_state,
         reason=plan.reason,
@@ -134,9 +247,15 @@ def run_status(
         duration=_duration(plan.start_time, plan.end_time),
         progress=progress(counts),
         counts=counts,
-        tasks=compact.tasks,
+        tasks=dict(plan.tasks),
         tasks_omitted=compact.omitted,
         last_clear_id=plan.last_clear_id,
         clear_number=plan.clear_number or None,
         conditions=conditions,
     )
+    head = full.model_copy(update={"tasks": None})
+    raw = head.to_dict()
+    if compact.data:
+        raw["tasks"] = compact.data
+    written = head.model_copy(update={"tasks": compact.tasks or None})
+    return StatusDocument(full, written, raw)

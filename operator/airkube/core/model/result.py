@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from airkube.api.dagrun import TaskStatus
-from airkube.api.states import RunState
+from airkube.api.states import RunState, TaskState
 from airkube.core.model.actions import Action, CreatePod, DeletePod, Event, FinishRun
 
 
@@ -47,6 +47,8 @@ class Plan:
     """The id of the last clear request applied, this pass's included."""
     clear_number: int = 0
     """How many clear requests have cleared tasks, this pass's included."""
+    counts: Mapping[TaskState, int] | None = None
+    """How many tasks are in each state, when the planner knows it already."""
 
     @property
     def creates(self) -> tuple[CreatePod, ...]:

@@ -306,4 +306,5 @@ class _Composer:
             message=message,
             last_clear_id=clear_id or run.last_clear_id,
             clear_number=run.clear_number + (1 if self.cleared else 0),
+            counts={state: n for state, n in index.counts.items() if n},
         )

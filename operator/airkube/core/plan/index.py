@@ -62,10 +62,11 @@ class RunIndex:
         ]
         heapq.heapify(self.scheduled)
         self.pods: dict[str, dict[int, ObservedPod]] = {}
-        self.seen: dict[str, ObservedPod] = {}
-        """The pods of the last pass by name (their objects: an unchanged pod is the same
-        object in the controller's watch index)."""
-        self.stray: list[ObservedPod] = []
+        """The pods of each task by try (the first by name where a try has several)."""
+        self._seen: dict[int, ObservedPod] = {}
+        """The pods of the last pass, by identity."""
+        self._by_task: dict[str, dict[int, ObservedPod]] = {}
+        self._stray: dict[str, list[ObservedPod]] = {}
         self.timers: dict[str, datetime] = {}
         self._timer_heap: list[tuple[datetime, int, str]] = []
         self.doomed: set[str] = set()
@@ -140,35 +141,50 @@ class RunIndex:
     # -- pods ---------------------------------------------------------------------------
 
     def sync_pods(self, pods: Iterable[ObservedPod]) -> set[str]:
-        """Take this pass's pods; the tasks whose pods changed since the last pass."""
-        given: dict[str, ObservedPod] = {}
-        for pod in pods:
-            given.setdefault(pod.name, pod)
-        changed: set[str] = set()
-        seen = self.seen
-        for name, pod in given.items():
-            if seen.get(name) is not pod:
-                changed.add(pod.task)
-        for name in seen.keys() - given.keys():
-            changed.add(seen[name].task)
-        if not changed:
-            return changed
-        self.seen = given
+        """Take this pass's pods; the tasks whose pods changed since the last pass.
+
+        An unchanged pod is the same object as last time (the controller's watch index
+        keeps it until the pod changes), so the comparison is of identities, done in
+        C over the whole set: the Python work is for the pods that changed."""
+        listed = list(pods)
+        given = dict(zip(map(id, listed), listed, strict=True))
+        seen = self._seen
+        if given.keys() == seen.keys():
+            return set()
+        touched: set[str] = set()
+        for key in seen.keys() - given.keys():
+            pod = seen[key]
+            del self._by_task[pod.task][key]
+            touched.add(pod.task)
+        for key in given.keys() - seen.keys():
+            pod = given[key]
+            self._by_task.setdefault(pod.task, {})[key] = pod
+            touched.add(pod.task)
+        self._seen = given
         states = self.states
-        for task in changed:
-            self.pods.pop(task, None)
-        stray: list[ObservedPod] = []
-        for pod in sorted(
-            (p for p in given.values() if p.task in changed),
-            key=lambda p: (p.try_number, p.name),
-        ):
-            if pod.task in states:
-                self.pods.setdefault(pod.task, {}).setdefault(pod.try_number, pod)
-        for pod in given.values():
-            if pod.task not in states:
-                stray.append(pod)
-        self.stray = sorted(stray, key=lambda p: (p.task, p.try_number, p.name))
-        return {task for task in changed if task in states}
+        for task in touched:
+            mine = sorted(self._by_task[task].values(), key=lambda p: (p.try_number, p.name))
+            if not mine:
+                del self._by_task[task]
+            if task not in states:
+                if mine:
+                    self._stray[task] = mine
+                else:
+                    self._stray.pop(task, None)
+                continue
+            by_try: dict[int, ObservedPod] = {}
+            for pod in mine:
+                by_try.setdefault(pod.try_number, pod)
+            if by_try:
+                self.pods[task] = by_try
+            else:
+                self.pods.pop(task, None)
+        return touched & states.keys()
+
+    @property
+    def stray(self) -> list[ObservedPod]:
+        """Pods of tasks the DAG does not have."""
+        return [pod for task in sorted(self._stray) for pod in self._stray[task]]
 
     # -- timers ---------------------------------------------------------------------------
 
