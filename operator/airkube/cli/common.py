@@ -168,7 +168,7 @@ def dag_time(value: datetime, timezone: str | None) -> datetime:
     """``value`` as an aware UTC instant: a time without a zone is wall-clock time in the
     DAG's ``timezone`` (UTC when it has none), read as the DAG's own dates are."""
     from airkube.api.schedule import timezone_problem
-    from airkube.core.timetables import to_utc
+    from airkube.core.cron import to_utc
 
     zone = timezone or "UTC"
     problem = timezone_problem(zone) if value.tzinfo is None else None

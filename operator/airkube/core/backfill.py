@@ -25,14 +25,13 @@ from enum import StrEnum
 from airkube.api.dag import DAGSpec
 from airkube.api.dagrun import DagRef, DAGRunSpec, RunType
 from airkube.api.states import RunState
+from airkube.core.cron import as_utc, to_utc
 from airkube.core.run_names import backfill_run_name
 from airkube.core.timetables import (
     DataInterval,
     IntervalSchedule,
     TriggerSchedule,
-    as_utc,
     schedule_of,
-    to_utc,
 )
 
 DEFAULT_MAX_RUNS = 10_000

@@ -49,6 +49,7 @@ from airkube.api.container import EnvVar
 from airkube.api.dag import DAGSpec, Task
 from airkube.api.dagrun import TaskStatus
 from airkube.api.states import TaskState
+from airkube.core.cron import as_utc, zone
 from airkube.core.model.render import Renderer, RenderError
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError, resolve_params
@@ -57,10 +58,8 @@ from airkube.core.run_names import manual_run_name, scheduled_run_name
 from airkube.core.timetables import (
     DataInterval,
     IntervalSchedule,
-    as_utc,
     infer_manual_data_interval,
     schedule_of,
-    zone,
 )
 
 CONTEXT_NAMES = (

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from airkube.api import DAGSpec, RunType
+from airkube.core.cron import Cron, to_utc
 from airkube.core.timetables import (
-    Cron,
     DataInterval,
     ScheduleDecision,
     ScheduledRun,
     infer_manual_data_interval,
     next_runs,
-    to_utc,
 )
 
 
