@@ -221,6 +221,42 @@ def test_cancelling_a_run_stops_its_pods_and_ends_it_cancelled(
     watch_pod(core, namespace, pod, lambda typ, p: typ == "DELETED" or p is None, timeout=30)
 
 
+def test_a_run_refused_mid_way_leaves_no_pod_running_and_no_task_running(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "strict",
+        params={"limit": {"type": "integer", "default": 10}},
+        defaults={"podTemplate": sim(duration="10m")},
+        tasks=[task("long"), task("after", "long")],
+    )
+    create_run(custom, namespace, "strict-1", "strict")
+    run = watch_run(
+        custom, namespace, "strict-1", lambda r: tasks(r).get("long", {}).get("state") == "Running"
+    )
+    pod = tasks(run)["long"]["podName"]
+    # The run's params stop being valid while it runs: it cannot go on.
+    custom.patch_namespaced_custom_object(
+        "airkube.io",
+        "v1alpha1",
+        namespace,
+        "dagruns",
+        "strict-1",
+        {"spec": {"params": {"limit": "a lot"}}},
+    )
+    run = watch_run(custom, namespace, "strict-1", finished, timeout=30)
+
+    assert state(run) == "Failed"
+    assert run["status"]["reason"] == "InvalidParams", run["status"]
+    assert {t["state"] for t in tasks(run).values()} == {"Skipped"}, tasks(run)
+    watch_pod(core, namespace, pod, lambda typ, p: typ == "DELETED" or p is None, timeout=30)
+
+
 def test_a_pod_deleted_by_someone_else_is_a_failed_try_and_is_retried(
     operator: OperatorProcess,
     core: client.CoreV1Api,
