@@ -39,19 +39,19 @@ NEVER_RENDER = [
         "{{ ds ",
         "template syntax error on line 1: unexpected end of template, expected "
         "'end of print statement'.",
-    ),  # fmt: skip
+    ),
     ("{% foo %}", "template syntax error on line 1: Encountered unknown tag 'foo'."),
     ("{{ 1 +* 2 }}", "template syntax error on line 1: unexpected '*'"),
     (
         "a\n{{ ds }}\n{% endif %}",
         "template syntax error on line 3: Encountered unknown tag 'endif'.",
-    ),  # fmt: skip
+    ),
     ("{# open", "template syntax error on line 1: Missing end of comment tag"),
     ("{% raw %}{{ ds }}", "template syntax error on line 1: Missing end of raw directive"),
     (
         "{% block b %}{% endblock %}{% block b %}{% endblock %}",
         "template syntax error on line 1: block 'b' defined twice",
-    ),  # fmt: skip
+    ),
     # other templates: there are none to load
     ("{% include 'common.sql' %}", NO_LOADER),
     ("{% extends 'base' %}", NO_LOADER),
@@ -63,7 +63,7 @@ NEVER_RENDER = [
     (
         "{{ tasks.extrct.output }}",
         'tasks.extrct is undefined: "extrct" is not a task of this DAG (did you mean "extract"?)',
-    ),  # fmt: skip
+    ),
     # what Python itself refuses while reading the template
     ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "the template nests or recurses too deeply"),
     (
@@ -71,7 +71,7 @@ NEVER_RENDER = [
         "ValueError: Exceeds the limit (4300 digits) for integer "
         "string conversion: value has 5000 digits; use sys.set_int_max_str_digits() to increase "
         "the limit",
-    ),  # fmt: skip
+    ),
 ]
 
 ONLY_WITH_VALUES = [
@@ -81,14 +81,14 @@ ONLY_WITH_VALUES = [
     (
         "{{ params['limit'] | round(2, 'sideways') }}",
         "method must be common, ceil or floor",
-    ),  # fmt: skip
+    ),
     ("{{ [] | first }}", "No first item, sequence was empty."),
     ("{{ '%d' % ds }}", "TypeError: %d format: a real number is required, not str"),
     ("{{ 10.0 ** 400 }}", "OverflowError: (34, 'Numerical result out of range')"),
     (
         "{{ logical_date | in_timezone('Mars/Olympus') }}",
         "ZoneInfoNotFoundError: 'No time zone found with key Mars/Olympus'",
-    ),  # fmt: skip
+    ),
     (
         "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
         "the template nests or recurses too deeply",
@@ -100,19 +100,19 @@ ONLY_WITH_VALUES = [
     (
         "{{ 'a' * 100000000 }}",
         "not allowed: repeating a value that many times is not allowed in a template",
-    ),  # fmt: skip
+    ),
     (
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
         f"not allowed: templates may loop at most {MAX_LOOP_ITERATIONS} times",
-    ),  # fmt: skip
+    ),
     (
         "{% for i in range(20000) %}0123456789{% endfor %}",
         f"the rendered value is longer than the limit of {MAX_RENDERED_LENGTH} characters",
-    ),  # fmt: skip
+    ),
     (
         "{{ tasks.extract.output }}",
         'tasks.extract.output: task "extract" has no output: it is Failed, not Succeeded',
-    ),  # fmt: skip
+    ),
 ]
 
 
