@@ -1,8 +1,9 @@
 """The templates of a DAG that can never render, found without running them: what DAG
 validation reports (``airkube validate``, the DAG's Ready condition).
 
-Each template is parsed and compiled as the renderer would; its filters, tests and
-variables are looked up; ``tasks.<name>`` must name a task of the DAG. Whatever Jinja (or
+Each template is parsed and put through Jinja's code generator, as the renderer's compile
+would; its filters, tests and variables are looked up; ``tasks.<name>`` must name a task
+of the DAG. Whatever Jinja (or
 Python) raises on the way becomes one problem naming the field: checking never raises.
 What depends on values (params given at run time, upstream outputs) is only known when a
 task starts; those errors fail the task (see :mod:`.rendering`).
@@ -10,6 +11,7 @@ task starts; those errors fail the task (see :mod:`.rendering`).
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from jinja2 import nodes
 from jinja2.meta import find_undeclared_variables
@@ -22,7 +24,6 @@ from .sandbox import (
     ENV,
     GLOBAL_NAMES,
     NO_LOADER,
-    compile_template,
     describe,
     is_template,
     parse,
@@ -53,8 +54,9 @@ def _task_templates(task: Task | None, env: list[EnvVar] | None) -> Iterator[tup
             yield f"env[{var.name}]", var.value
 
 
-def _unknown_tasks(tree: nodes.Template, names: Collection[str]) -> list[str]:
-    unknown = []
+def _task_references(tree: nodes.Template) -> list[str]:
+    """The names read as ``tasks.<name>`` or ``tasks['name']``."""
+    found = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         key: object = None
         if isinstance(node, nodes.Getattr):
@@ -65,10 +67,9 @@ def _unknown_tasks(tree: nodes.Template, names: Collection[str]) -> list[str]:
                 key = node.arg.value
         else:
             continue
-        is_tasks = isinstance(target, nodes.Name) and target.name == "tasks"
-        if is_tasks and isinstance(key, str) and key not in names:
-            unknown.append(key)
-    return unknown
+        if isinstance(target, nodes.Name) and target.name == "tasks" and isinstance(key, str):
+            found.append(key)
+    return found
 
 
 def _unknown_names(tree: nodes.Template) -> list[str]:
@@ -86,29 +87,36 @@ def _unknown_names(tree: nodes.Template) -> list[str]:
     return list(dict.fromkeys(messages))
 
 
+@lru_cache(maxsize=4096)
+def _source_problems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(what is wrong with ``text`` whatever the DAG, the task names it reads): cached,
+    as the tasks of a big DAG often share their templates."""
+    try:
+        tree = parse(text)
+        messages = _unknown_names(tree)
+        if messages:
+            return tuple(messages), ()
+        known = {*CONTEXT_NAMES, *GLOBAL_NAMES}
+        # This runs Jinja's code generator over the tree: what compiling would refuse
+        # (a block defined twice, say) raises here.
+        for name in sorted(find_undeclared_variables(tree) - known):
+            messages.append(f'"{name}" is undefined{suggest(name, CONTEXT_NAMES)}')
+        return tuple(messages), tuple(_task_references(tree))
+    except Exception as exc:  # checking a template must never break validation
+        return (describe(exc),), ()
+
+
 def check_template(text: str, task_names: Collection[str]) -> list[str]:
     """What is wrong with the template ``text`` whatever values it gets (empty when it can
     render), one message each. Never raises."""
     if not is_template(text):
         return []
-    try:
-        tree = parse(text)
-        messages = _unknown_names(tree)
-        if messages:
-            return messages
-        known = {*CONTEXT_NAMES, *GLOBAL_NAMES}
-        for name in sorted(find_undeclared_variables(tree) - known):
-            messages.append(f'"{name}" is undefined{suggest(name, CONTEXT_NAMES)}')
-        for name in _unknown_tasks(tree, task_names):
-            messages.append(
-                f'tasks.{name} is undefined: "{name}" is not a task of this DAG'
-                f"{suggest(name, task_names)}"
-            )
-        if not messages:
-            compile_template(text)  # what the renderer does first: anything else it refuses
-    except Exception as exc:  # checking a template must never break validation
-        return [describe(exc)]
-    return messages
+    messages, references = _source_problems(text)
+    return [*messages] + [
+        f'tasks.{name} is undefined: "{name}" is not a task of this DAG{suggest(name, task_names)}'
+        for name in references
+        if name not in task_names
+    ]
 
 
 def template_problems(spec: DAGSpec) -> list[TemplateProblem]:
