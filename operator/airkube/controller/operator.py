@@ -39,7 +39,7 @@ from airkube.kube.apply import Kube
 from airkube.kube.client import load_configuration
 from airkube.store.repository import Store
 
-from .dags import dag_status_update, validate
+from .dags import DagReconciler
 from .informer import Informer, Key, dag_of_run
 from .peering import DemotedError, Peering, StandbyWriteError, guard_writes, replica_identity
 from .podmap import observe_pod, owner_uid, run_key
@@ -103,14 +103,16 @@ class Operator:
         # The schedule loop has API threads of its own: a burst of pod traffic must not
         # delay the creation of runs that are due.
         self.schedule_kube = Kube(api, concurrency=8, name="schedule")
+        # DAG passes (status writes, dry runs of their pods) neither delay pods nor schedules.
+        self.dag_kube = Kube(api, concurrency=4, name="dags")
         self.store = store
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
         self.dag_status_queue: WorkQueue[Key] = WorkQueue()
+        self.dag_spec_queue: WorkQueue[Key] = WorkQueue()
         self.dags = Informer()
         self.runs = Informer(group_of=dag_of_run)
-        self.dag_generations: dict[Key, tuple[str | None, int | None]] = {}
         self.pod_index: kopf.Index[PodKey, ObservedPod] | None = None
         self.reconciler = RunReconciler(
             kube=self.kube,
@@ -128,6 +130,18 @@ class Operator:
             runs=self.runs,
             wake_after=self.dag_queue.add_after,
             wake_status=self.dag_status_queue.add,
+        )
+        self.dag_reconciler = DagReconciler(
+            kube=self.dag_kube,
+            store=store,
+            dags=self.dags,
+            runs=self.runs,
+            db=self._db,
+            clock=partial(datetime.now, UTC),
+            retry_after=self.dag_spec_queue.add_after,
+            wake_schedule=self.dag_queue.add,
+            forget_schedule=self.scheduler.forget,
+            wake_run=self.queue.add,
         )
         self.work_task: asyncio.Task[None] | None = None
         self.registry = self._registry()
@@ -231,30 +245,7 @@ class Operator:
         @kopf.on.event(GROUP, "dags", registry=registry)
         async def dag_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
             self.pod_index = kwargs["pods_by_run"]
-            key = self.dags.update(type, body)
-            if type == "DELETED":
-                # A DAG created again under this name starts afresh (generation 1 again).
-                self.dag_generations.pop(key, None)
-                self.scheduler.forget(key)
-                await self.until_active()
-                await self._db(self.store.mark_dag_deleted, key[0], key[1])
-                return
-            generation = body["metadata"].get("generation")
-            seen = (body["metadata"].get("uid"), generation)
-            if self.dag_generations.get(key) == seen:
-                return  # only the status changed (our own writes): nothing to do
-            # kopf resumes the watches of a replica that takes over as it learns so, which may
-            # be a moment before this replica's own view of the peering says so.
-            await self.until_active()
-            try:
-                await self._reconcile_dag(key, dict(body))
-                self.dag_generations[key] = seen  # only once handled: a failure is retried
-            finally:
-                self.dag_queue.add(key)
-                # Runs waiting for this DAG (missing or invalid until now) may start.
-                for run_key_, run in self.runs.in_group(key):
-                    if not (run.get("status") or {}).get("dagVersion"):
-                        self.queue.add(run_key_)
+            self.dag_spec_queue.add(self.dags.update(type, body))
 
         return registry
 
@@ -280,25 +271,6 @@ class Operator:
             queued = status.get("state", RunState.QUEUED) == RunState.QUEUED
             if queued and not status.get("startTime"):
                 self.queue.add(other_key)
-
-    async def _reconcile_dag(self, key: Key, body: dict[str, Any]) -> None:
-        now = datetime.now(UTC)
-        spec, problems, version = validate(body)
-        if version is not None:
-            await self._db(
-                self.store.record_dag_version, key[0], key[1], version, spec.to_dict(), now
-            )
-        patch = dag_status_update(body, problems, version, now)
-        if patch:
-            await self.kube.patch_status("dags", key[0], key[1], patch)
-            if problems:
-                await self.kube.post_event(
-                    body,
-                    type_="Warning",
-                    reason=problems[0].reason.value,
-                    note="; ".join(p.message for p in problems),
-                    now=now,
-                )
 
     async def _mark_deleted(self, key: Key, uid: str | None) -> None:
         await self.until_active()
@@ -330,12 +302,14 @@ class Operator:
         self.stop_flag.set()
 
     async def _work(self) -> None:
-        """airkube's own machinery: the run work queue, the schedule loop and the DAG status
-        writer. A replica that peers starts them once it is the active one."""
+        """airkube's own machinery: the run work queue, the DAG work queue, the schedule
+        loop and the DAG status writer. A replica that peers starts them once it is the
+        active one."""
         s = self.settings
         await self.until_active()
         await asyncio.gather(
             self.queue.run(self.reconciler.reconcile, s.workers),
+            self.dag_spec_queue.run(self.dag_reconciler.reconcile, 4),
             self.dag_queue.run(self.scheduler.reconcile, 8),
             self.dag_status_queue.run(self.scheduler.write_status, 4),
         )
@@ -396,6 +370,7 @@ class Operator:
             self.db_pool.shutdown(wait=True)
             self.kube.close()
             self.schedule_kube.close()
+            self.dag_kube.close()
         if self.peering is not None and self.peering.lost is not None and not self.stopping:
             raise DemotedError(
                 f"this replica ({self.identity}) stopped being the active operator of peering "

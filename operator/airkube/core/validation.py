@@ -1,6 +1,8 @@
 """Every problem of a DAG spec, each one message naming the task: what the DAG's Ready
 condition and events report, and what ``airkube render`` prints. Templates that can never
-render (syntax errors, unknown variables) and invalid param declarations are problems too.
+render (syntax errors, unknown variables, filters or tests…), Pod fields Kubernetes does not
+know or of the wrong type (in podTemplate and env valueFrom) and invalid param declarations
+are problems too. Checking never raises: whatever is wrong becomes a problem.
 
 :func:`check_dag` validates a raw spec (the model's field checks, then the graph);
 :func:`validate_dag` checks an already-parsed spec.
@@ -20,6 +22,7 @@ from airkube.api.errors import describe_validation_error
 from airkube.api.names import task_name_problem
 from airkube.core.graph import find_cycles
 from airkube.core.params import param_problems
+from airkube.core.pod_fields import pod_field_problems
 from airkube.core.templates import template_problems
 
 RESERVED_ENV_PREFIX = "AIRKUBE_"
@@ -38,6 +41,10 @@ class ProblemReason(StrEnum):
     RESERVED_ENV = "ReservedEnv"
     BAD_TEMPLATE = "BadTemplate"
     INVALID_PARAM = "InvalidParam"
+    INVALID_POD_FIELD = "InvalidPodField"
+    """A field of podTemplate or env valueFrom that a Pod does not have, or mistyped."""
+    POD_REFUSED = "PodRefused"
+    """The API server refuses the pod a task would get (the operator's dry run)."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +76,11 @@ def check_dag(data: Mapping[str, Any] | DAGSpec) -> tuple[DAGSpec | None, list[P
 
 
 def validate_dag(spec: DAGSpec) -> list[Problem]:
-    """The problems of a parsed DAG spec (names, duplicates, dependencies, images,
-    templates, params, cycles).
+    """The problems of a parsed DAG spec (names, duplicates, dependencies, images, Pod
+    fields, templates, params, cycles).
 
-    Ordered by the tasks' order in the spec; then templates, params, and cycles last.
+    Ordered by the tasks' order in the spec; then Pod fields, templates, params, and
+    cycles last.
     """
     problems: list[Problem] = []
     positions: dict[str, list[int]] = {}
@@ -99,6 +107,8 @@ def validate_dag(spec: DAGSpec) -> list[Problem]:
     for task in spec.tasks:
         problems.extend(_task_problems(task, names, default_image, reported_names))
 
+    for field in pod_field_problems(spec):
+        problems.append(Problem(ProblemReason.INVALID_POD_FIELD, str(field), field.task))
     for template in template_problems(spec):
         owner = f'task "{template.task}"' if template.task else "defaults"
         problems.append(

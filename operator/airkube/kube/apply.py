@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from airkube.api import GROUP, VERSION
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BACKGROUND_DELETE = client.V1DeleteOptions(propagation_policy="Background")
+_NOT_ABOUT_THE_POD = ("exceeded quota", "is being terminated", "does not support dry run")
+"""Refusals of a dry run that are about the moment or the cluster, not the pod."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,44 @@ class Kube:
             if e.status in (400, 403, 422):
                 return PodResult(name, created=False, error=api_message(e))
             raise
+        except ValidationError as e:
+            # The client checks the manifest against its own Pod model before sending it.
+            return PodResult(name, created=False, error=_client_refusal(e))
         return PodResult(name, created=True)
+
+    async def dry_run_pod(self, namespace: str, manifest: Mapping[str, Any]) -> str | None:
+        """Ask the API server whether it would create ``manifest``: a server-side dry run
+        (nothing is stored) with strict field validation (an unknown field is an error, not
+        dropped). None when it would, else its message.
+
+        The manifest is sent as it is: the client's own models would refuse an unknown
+        field before the API server could say which. What says nothing about the pod
+        counts as accepted: a namespace gone, out of quota or being deleted, an admission
+        webhook that cannot take dry runs. Other failures (the API server unreachable or
+        throttling) raise :class:`ApiException`.
+        """
+        status, body = await self._call(self._post_dry_run, namespace, manifest)
+        if 200 <= status <= 299 or status == 404:
+            return None
+        message = _status_message(body) or f"HTTP {status}"
+        if status not in (400, 403, 422):
+            raise ApiException(status=status, reason=message)
+        if any(passing in message for passing in _NOT_ABOUT_THE_POD):
+            return None
+        return message
+
+    def _post_dry_run(self, namespace: str, manifest: Mapping[str, Any]) -> tuple[int, bytes]:
+        request = self.api.param_serialize(
+            method="POST",
+            resource_path="/api/v1/namespaces/{namespace}/pods",
+            path_params={"namespace": namespace},
+            query_params=[("dryRun", "All"), ("fieldValidation", "Strict")],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=dict(manifest),
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*request)
+        return response.status, bytes(response.read() or b"")
 
     async def delete_pods(self, namespace: str, names: Iterable[str]) -> None:
         await asyncio.gather(*(self._delete_pod(namespace, n) for n in names))
@@ -189,8 +229,23 @@ def event_name(involved: str, now: datetime, reason: str, note: str) -> str:
 
 def api_message(e: ApiException) -> str:
     """The API server's own message of an error answer."""
+    return _status_message(e.body) or str(e.reason or e)
+
+
+def _client_refusal(e: ValidationError) -> str:
+    """One line for a manifest the Kubernetes client's models refuse."""
+    errors = e.errors()
+    where = ".".join(str(part) for part in errors[0]["loc"][1:]) if errors else ""
+    what = errors[0]["msg"] if errors else str(e)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"the Kubernetes client refuses the pod: {where}: {what}{more}"
+
+
+def _status_message(body: str | bytes | None) -> str | None:
+    """The message of a Status the API server answered with."""
     try:
-        body = json.loads(e.body or "{}")
+        status = json.loads(body or "{}")
     except ValueError:
-        body = {}
-    return str(body.get("message") or e.reason or e)
+        return None
+    message = status.get("message") if isinstance(status, dict) else None
+    return str(message) if message else None

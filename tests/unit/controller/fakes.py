@@ -195,6 +195,15 @@ class FakeKube:
         call.result = results
         return results
 
+    async def dry_run_pod(self, namespace: str, manifest: Mapping[str, Any]) -> str | None:
+        """Nothing stored; the refusal :meth:`refuse_pod` set for the pod's name (or its
+        generateName), else None (accepted)."""
+        meta = manifest.get("metadata") or {}
+        name = meta.get("name") or meta.get("generateName") or ""
+        call = self._call("dry_run_pod", namespace=namespace, manifest=dict(manifest))
+        call.result = self.refused.get(name)
+        return call.result
+
     async def delete_pods(self, namespace: str, names: Iterable[str]) -> None:
         names = list(names)
         self._call("delete_pods", namespace=namespace, names=names)
