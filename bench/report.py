@@ -226,7 +226,7 @@ def goals(doc: dict[str, Any]) -> list[Goal]:
         cpu_ms_per_task(doc, "fanout1000", "airkube"),
         cpu_ms_per_task(doc, "big10000", "airkube"),
     )
-    if small is not None or big is not None:
+    if get(res, "fanout1000", "airkube") and get(res, "big10000", "airkube"):
         done = all(get(res, k, "airkube").get("completed") for k in ("fanout1000", "big10000"))
         ratio_ = big / small if big is not None and small else None
         value = (f"{fmt(big, 2)} ms ÷ {fmt(small, 2)} ms = {ratio_:.2f}x" if ratio_ else "—") + (
@@ -647,6 +647,8 @@ def details_note(r: dict[str, Any]) -> str:
     parts = [note(r)] if note(r) else []
     if r.get("throttled_waits") is not None:
         parts.append(f"client-side throttling logged {r['throttled_waits']:,} times")
+    if r.get("slow_requests"):
+        parts.append(f"{r['slow_requests']:,} API requests took over 5 s")
     return "; ".join(parts)
 
 

@@ -68,9 +68,9 @@ from systems import (  # noqa: E402
     ArgoTuned,
     Ceiling,
     System,
+    log_counts,
     pod_outcome,
     proc_stats,
-    throttled_waits,
 )
 from tests.e2e.cluster import hack_var, node_var  # noqa: E402
 from workloads import Workload, chain, diamond, fan_out  # noqa: E402
@@ -123,8 +123,16 @@ def quick(w: Workload) -> Workload:
     n = QUICK_SIZES.get(w.key)
     shape = (chain(n) if w.is_chain else fan_out(n)) if n else w.shape
     limit = 300 if w.real else 120
+    runs = min(w.runs, 5)
+    what = f"{n:,} tasks" if n else f"{runs} runs"
     return replace(
-        w, shape=shape, runs=min(w.runs, 5), limit_s=limit, argo_limit_s=60, argo_tuned_limit_s=60
+        w,
+        title=f"{w.title} (quick: {what})",
+        shape=shape,
+        runs=runs,
+        limit_s=limit,
+        argo_limit_s=60,
+        argo_tuned_limit_s=60,
     )
 
 
@@ -266,7 +274,7 @@ async def run_one(
         cleanup = await delete_namespace(kube, ns)
     result["cleanup_s"] = round(cleanup, 1)
     if isinstance(system, Argo) and log is not None and log.exists():
-        result["throttled_waits"] = throttled_waits(log)
+        result.update(log_counts(log))
     if settle is not None:
         result["settle_s"] = round(settle, 1)
     return result
@@ -613,6 +621,10 @@ def summary_line(r: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: try the harness")
@@ -646,18 +658,22 @@ def main() -> None:
     if args.cluster and not args.reuse_cluster and exists:
         parser.error(f"a cluster {args.cluster} exists; --reuse-cluster to use it, or another name")
     cluster = Cluster(args.cluster or free_cluster_name())
-    # SIGTERM as Ctrl-C: asyncio.run cancels the run, whose cleanups then run (controller
-    # processes stopped, namespaces deleted) before the cluster is deleted below.
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    # SIGTERM as Ctrl-C (whose handler a background job may not have: its SIGINT can be
+    # ignored): asyncio.run then cancels the run's tasks, whose cleanups run (controller
+    # processes stopped, namespaces deleted), and the cluster is deleted below.
+    signal.signal(signal.SIGTERM, interrupted)
     owned = not args.reuse_cluster
     try:
-        if owned:
-            print(f"bench: cluster {cluster.name}", flush=True)
-            cluster.sh("up", "--fresh", "--no-switch")
-        path = asyncio.run(main_async(args, cluster))
-    finally:
-        if owned and not args.keep_cluster:
-            cluster.sh("down")
+        try:
+            if owned:
+                print(f"bench: cluster {cluster.name}", flush=True)
+                cluster.sh("up", "--fresh", "--no-switch")
+            path = asyncio.run(main_async(args, cluster))
+        finally:
+            if owned and not args.keep_cluster:
+                cluster.sh("down")
+    except KeyboardInterrupt as e:
+        sys.exit(f"bench: interrupted ({e or 'SIGINT'}); no results written")
     from report import write_report
 
     report = write_report(path)

@@ -421,7 +421,7 @@ class ArgoTuned(Argo):
       client-side throttling ("Waited for ...") and the API server can take more (their
       example: 50/75). This API server takes ~380 pod creations/s from one client
       (FINDINGS.md), so 500/1000 keeps the client's limiter out of the way; the suite
-      counts the throttling messages left in the log (`throttled_waits`).
+      counts the throttling messages left in its log (`log_counts`).
     - `--workflow-workers` (default 32): more when many Workflows are not reconciled fast
       enough; 128, above the 100 Workflows of the concurrent workload.
     - `--pod-cleanup-workers` (default 4): the docs tie it to PodGC, but its queue also
@@ -443,16 +443,25 @@ class ArgoTuned(Argo):
     flags = tuple(a for kv in ARGO_TUNED_FLAGS.items() for a in kv)
 
 
-THROTTLED = ("Waited before sending request", "Waited for")
-"""client-go's client-side throttling message (v0.35; "Waited for 1.2s ..." before),
-logged for waits over 1 s, at most once a second or so (a throttled logger)."""
+THROTTLED = ("Waited before sending request", "due to client-side throttling")
+"""client-go's client-side throttling message (v0.35; "Waited for 1.2s due to client-side
+throttling" before), logged for waits over 1 s, at most once a second or so."""
+SLOW = "Waited for K8S request"
+"""Argo's own message for a request that took over 5 s on the wire (its transport wrapper,
+util/logs/log-k8s-requests.go: after the rate limiter, so the API server's slowness)."""
 
 
-def throttled_waits(log: Path) -> int:
-    """Lines of client-go's client-side throttling in a log: 0 means no request waited
-    a second or more for the client's rate limiter."""
+def log_counts(log: Path) -> dict[str, int]:
+    """From a workflow-controller log: `throttled_waits`, how often client-go logged a
+    wait of a second or more for the client's rate limiter (0: its QPS/burst never held
+    a request back that long), and `slow_requests`, requests the API server took over
+    5 s to answer."""
+    throttled = slow = 0
     with log.open(errors="replace") as f:
-        return sum(any(t in line for t in THROTTLED) for line in f)
+        for line in f:
+            throttled += any(t in line for t in THROTTLED)
+            slow += SLOW in line
+    return {"throttled_waits": throttled, "slow_requests": slow}
 
 
 async def bounded_gather(coros: list[Any], limit: int = 32) -> None:
