@@ -1,5 +1,7 @@
-"""`make bench`: airkube beside the ceiling and Argo Workflows (at its defaults, and tuned
-for scale as its docs recommend), on a KWOK cluster of its own.
+"""`make bench`: airkube beside the ceiling and Argo Workflows, on a KWOK cluster of its own.
+
+Argo Workflows runs twice: at its defaults, and tuned for scale as its docs recommend
+(systems.ArgoTuned).
 
 Workloads (bench/workloads.py), each run by each system in turn, in a fresh namespace
 with a fresh controller process:
@@ -89,10 +91,10 @@ WORKLOADS = [
              argo_tuned_limit_s=120),
     Workload("fanout1000", "fan-out of 1,000 tasks", fan_out(1000), 1, limit_s=400),
     Workload("fanout5000", "fan-out of 5,000 tasks", fan_out(5000), 1, 900, argo_limit_s=60,
-             argo_tuned_limit_s=300),
+             argo_tuned_limit_s=240),
     Workload("concurrent", "100 concurrent runs of a 10-task DAG", diamond(8), 100, 400),
     Workload("big10000", "one run of 10,000 tasks", fan_out(10000), 1, 1500, argo_limit_s=60,
-             argo_tuned_limit_s=600),
+             argo_tuned_limit_s=420),
     # On the real node a task takes about 1 s from its pod's creation to its container's
     # end (sandbox, network, container start, the kubelet's 1 s relist), 2 s to the pod's
     # Succeeded phase: the 100-task chain takes about 2 minutes per system (99 steps, as
@@ -628,7 +630,12 @@ def interrupted(signum: int, frame: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: try the harness")
-    parser.add_argument("--workloads", type=lambda s: s.split(","), default=[])
+    parser.add_argument(
+        "--workloads",
+        type=lambda s: s.split(","),
+        default=[],
+        help=f"comma-separated, of {','.join(w.key for w in WORKLOADS)} (default: all)",
+    )
     parser.add_argument(
         "--systems",
         type=lambda s: s.split(","),
