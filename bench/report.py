@@ -11,13 +11,16 @@ import json
 import re
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ("ceiling", "airkube", "argo")
-LABELS = {"ceiling": "ceiling", "airkube": "airkube", "argo": "Argo"}
-COLORS = {"ceiling": "#888888", "airkube": "#1f77b4", "argo": "#ff7f0e"}
+SYSTEMS = ("ceiling", "airkube", "argo", "argo-tuned")
+LABELS = {"ceiling": "ceiling", "airkube": "airkube", "argo": "Argo", "argo-tuned": "Argo tuned"}
+COLORS = {"ceiling": "#888888", "airkube": "#1f77b4", "argo": "#ff7f0e", "argo-tuned": "#9467bd"}
+CONTROLLERS = ("airkube", "argo", "argo-tuned")
+"""The systems with a controller process (CPU, RSS)."""
 
 # ---- profiles ----------------------------------------------------------------------------
 
@@ -75,6 +78,7 @@ def summarize_profile(raw: Path) -> dict[str, Any] | None:
         return None
     by_cat: Counter[str] = Counter()
     by_fn: Counter[str] = Counter()
+    by_self: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -86,6 +90,8 @@ def summarize_profile(raw: Path) -> dict[str, Any] | None:
             continue
         total += n
         by_cat[_category(frames[-1][1])] += n
+        func, file = frames[-1]
+        by_self[f"{func} ({_short(file)})"] += n
         ours = [f for f in frames if "/airkube/" in "/" + f[1].lstrip("/")]
         if ours:
             func, file = ours[-1]
@@ -108,7 +114,18 @@ def summarize_profile(raw: Path) -> dict[str, Any] | None:
         "rate_hz": 100,
         "self_by_category": [[k, round(100 * v / total, 1)] for k, v in by_cat.most_common()],
         "by_airkube_function": [[k, round(100 * v / total, 1)] for k, v in by_fn.most_common(15)],
+        "self_by_function": [[k, round(100 * v / total, 1)] for k, v in by_self.most_common(15)],
     }
+
+
+def _short(file: str) -> str:
+    """A frame's file from its package on: `kopf/_core/...py`, not the venv's path."""
+    file = file.lstrip("/")
+    for marker in ("site-packages/", "lib/python3", "operator/"):
+        if marker in file:
+            tail = file.split(marker, 1)[1]
+            return tail.split("/", 1)[1] if marker == "lib/python3" and "/" in tail else tail
+    return file
 
 
 # ---- figures -----------------------------------------------------------------------------
@@ -159,10 +176,134 @@ def note(r: dict[str, Any]) -> str:
     return ""
 
 
+# ---- goals (issue 13) --------------------------------------------------------------------
+
+ONE_RUN_FANOUTS = ("fanout1000", "fanout5000", "big10000")
+CPU_RATIO_MAX = 1.3
+POD_RATE_MIN = 0.75
+RUN_RATE_MIN = 0.6
+RSS_MAX_MIB = 250
+PROFILE_FOR = {"fanout1000": "fanout1000", "fanout5000": "fanout1000", "big10000": "big10000"}
+"""The workload profiled when a fan-out's pod rate misses: the 1,000-task fan-out stands
+for the 5,000 one (the same code paths, minutes shorter); the 10,000-task run is profiled
+itself, as it is for its CPU and memory goals."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    row: str
+    """The label of the table's row it is judged on."""
+    text: str
+    """The goal, as the table shows it."""
+    value: str
+    """What airkube did, in words."""
+    met: bool | None
+    """None: a figure it needs is missing (the workload was not run, or failed)."""
+    profile: str
+    """The workload to profile (py-spy) where it is missed."""
+
+
+def tasks_of(doc: dict[str, Any], key: str) -> int:
+    return int(((doc.get("workloads") or {}).get(key) or {}).get("tasks") or 0)
+
+
+def cpu_ms_per_task(doc: dict[str, Any], key: str, system: str) -> float | None:
+    cpu = (get(doc["results"], key, system).get("process") or {}).get("cpu_s")
+    tasks = tasks_of(doc, key) * int((doc.get("workloads") or {}).get(key, {}).get("runs") or 1)
+    return round(1000 * cpu / tasks, 2) if cpu is not None and tasks else None
+
+
+def fanout_label(doc: dict[str, Any], key: str) -> str:
+    n = tasks_of(doc, key)
+    return f"{'one run of' if key == 'big10000' else 'fan-out'} {n:,} tasks"
+
+
+def goals(doc: dict[str, Any]) -> list[Goal]:
+    """Issue 13's goals for airkube, judged on a results document (bench/suite.py's)."""
+    res = doc["results"]
+    out: list[Goal] = []
+    small, big = (
+        cpu_ms_per_task(doc, "fanout1000", "airkube"),
+        cpu_ms_per_task(doc, "big10000", "airkube"),
+    )
+    if get(res, "fanout1000", "airkube") and get(res, "big10000", "airkube"):
+        done = all(get(res, k, "airkube").get("completed") for k in ("fanout1000", "big10000"))
+        ratio_ = big / small if big is not None and small else None
+        value = (f"{fmt(big, 2)} ms ÷ {fmt(small, 2)} ms = {ratio_:.2f}x" if ratio_ else "—") + (
+            "" if done else " (a run did not complete)"
+        )
+        out.append(
+            Goal(
+                f"{fanout_label(doc, 'big10000')}: controller CPU per task",
+                f"<= {CPU_RATIO_MAX}x the {tasks_of(doc, 'fanout1000'):,}-task fan-out's",
+                value,
+                None if ratio_ is None else done and ratio_ <= CPU_RATIO_MAX,
+                "big10000",
+            )
+        )
+    for key in ONE_RUN_FANOUTS:
+        ours = get(res, key, "airkube").get("pods_per_s")
+        ceil = get(res, key, "ceiling").get("pods_per_s")
+        if ours is None and ceil is None:
+            continue
+        share = ours / ceil if ours and ceil else None
+        out.append(
+            Goal(
+                f"{fanout_label(doc, key)}: pods created/s",
+                f">= {POD_RATE_MIN:.0%} of ceiling",
+                f"{fmt(ours)} pods/s{of_ceiling(share, ceil)}",
+                None if share is None else share >= POD_RATE_MIN,
+                PROFILE_FOR[key],
+            )
+        )
+    ours = get(res, "concurrent", "airkube").get("runs_per_min")
+    ceil = get(res, "concurrent", "ceiling").get("runs_per_min")
+    if ours is not None or ceil is not None:
+        share = ours / ceil if ours and ceil else None
+        out.append(
+            Goal(
+                f"{concurrent_label(doc)}: runs finished/min",
+                f">= {RUN_RATE_MIN:.0%} of ceiling",
+                f"{fmt(ours)} runs/min{of_ceiling(share, ceil)}",
+                None if share is None else share >= RUN_RATE_MIN,
+                "concurrent",
+            )
+        )
+    big_r = get(res, "big10000", "airkube")
+    rss = (big_r.get("process") or {}).get("rss_peak_mib")
+    if rss is not None:
+        done = bool(big_r.get("completed"))
+        out.append(
+            Goal(
+                f"{fanout_label(doc, 'big10000')}: controller peak RSS",
+                f"<= {RSS_MAX_MIB} MiB",
+                f"{fmt(rss)} MiB" + ("" if done else " (the run did not complete)"),
+                done and rss <= RSS_MAX_MIB,
+                "big10000",
+            )
+        )
+    return out
+
+
+def of_ceiling(share: float | None, ceil: float | None) -> str:
+    return f" = {share:.0%} of the ceiling's {fmt(ceil)}" if share else ""
+
+
+def concurrent_label(doc: dict[str, Any]) -> str:
+    w = (doc.get("workloads") or {}).get("concurrent") or {}
+    return f"{w.get('runs', 100)} x {w.get('tasks', 10)}-task runs"
+
+
+def missed_goals(doc: dict[str, Any]) -> list[str]:
+    """The workloads to profile: one per kind of missed goal, in order."""
+    return list(dict.fromkeys(g.profile for g in goals(doc) if g.met is False))
+
+
 def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The table: one row per figure, with ours, the ceiling's, Argo's and the goal."""
+    """The table: one row per figure, with every system's value and the goal, if any."""
     res = doc["results"]
     out: list[dict[str, Any]] = []
+    by_row = {g.row: g for g in goals(doc)}
 
     def add(
         label: str,
@@ -173,8 +314,10 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         goal: str = "",
         met: bool | None = None,
         digits: int = 1,
+        values: dict[str, Any] | None = None,
     ) -> None:
-        vals = {s: get(res, key, s).get(field) for s in SYSTEMS}
+        vals = values or {s: get(res, key, s).get(field) for s in SYSTEMS}
+        g = by_row.get(label)
         out.append(
             {
                 "label": label,
@@ -182,90 +325,56 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "unit": unit,
                 "better": better,
                 "values": vals,
-                "goal": goal,
-                "met": met,
+                "goal": g.text if g else goal,
+                "met": g.met if g else met,
                 "digits": digits,
             }
         )
 
-    chain = get(res, "chain100", "airkube")
-    if chain or get(res, "chain100", "ceiling"):
-        p50, p99 = chain.get("step_p50_ms"), chain.get("step_p99_ms")
-        met50 = None if p50 is None else p50 <= 100
-        met99 = None if p99 is None else p99 <= 500
-        add("step latency p50", "chain100", "step_p50_ms", "ms", "lower", "<= 100 ms", met50)
-        add("step latency p99", "chain100", "step_p99_ms", "ms", "lower", "<= 500 ms", met99)
+    def process(key: str, field: str) -> dict[str, Any]:
+        return {s: (get(res, key, s).get("process") or {}).get(field) for s in SYSTEMS}
+
+    def cpu_per_task(key: str) -> dict[str, Any]:
+        return {s: cpu_ms_per_task(doc, key, s) for s in SYSTEMS}
+
+    if get(res, "chain100", "airkube") or get(res, "chain100", "ceiling"):
+        add("step latency p50", "chain100", "step_p50_ms", "ms", "lower")
+        add("step latency p99", "chain100", "step_p99_ms", "ms", "lower")
         add("chain wall time", "chain100", "wall_s", "s", "lower")
-    for key, n in (("fanout1000", "1,000"), ("fanout5000", "5,000")):
-        ours = get(res, key, "airkube").get("pods_per_s")
-        ceil = get(res, key, "ceiling").get("pods_per_s")
-        argo = get(res, key, "argo").get("pods_per_s")
-        if ours is None and ceil is None:
+    for key in ONE_RUN_FANOUTS:
+        if not (get(res, key, "airkube") or get(res, key, "ceiling")):
             continue
-        met = None
-        if ours and ceil:
-            met = ours >= 0.5 * ceil and (not argo or ours >= 2 * argo)
-        goal = ">= 50% of ceiling, >= 2x Argo"
-        add(f"fan-out {n}: pods created/s", key, "pods_per_s", "pods/s", "higher", goal, met)
-        add(f"fan-out {n}: wall time", key, "wall_s", "s", "lower")
-    ours = get(res, "concurrent", "airkube").get("runs_per_min")
-    argo = get(res, "concurrent", "argo").get("runs_per_min")
-    if ours is not None or get(res, "concurrent", "ceiling"):
-        met = None if not (ours and argo) else ours >= 2 * argo
-        label = "100 x 10-task runs"
-        add(f"{label}: runs finished/min", "concurrent", "runs_per_min", "runs/min", "higher",
-            ">= 2x Argo", met)  # fmt: skip
+        what = fanout_label(doc, key)
+        if key == "big10000":
+            add(f"{what}: completed", key, "completed", "", "")
+        add(f"{what}: pods created/s", key, "pods_per_s", "pods/s", "higher")
+        add(f"{what}: wall time", key, "wall_s", "s", "lower")
+        if key != "fanout5000":
+            add(f"{what}: controller CPU per task", key, "", "ms", "lower", digits=2,
+                values=cpu_per_task(key))  # fmt: skip
+        if key == "big10000":
+            add(f"{what}: run object size", key, "run_object_bytes_max", "bytes", "lower")
+            add(f"{what}: controller peak RSS", key, "", "MiB", "lower",
+                values=process(key, "rss_peak_mib"))  # fmt: skip
+            add(f"{what}: controller CPU", key, "", "s", "lower", values=process(key, "cpu_s"))
+    if get(res, "concurrent", "airkube") or get(res, "concurrent", "ceiling"):
+        label = concurrent_label(doc)
+        add(f"{label}: runs finished/min", "concurrent", "runs_per_min", "runs/min", "higher")
         add(f"{label}: wall time", "concurrent", "wall_s", "s", "lower")
-    big = get(res, "big10000", "airkube")
-    if big or get(res, "big10000", "ceiling"):
-        done = big.get("completed")
-        add("10,000 tasks: completed", "big10000", "completed", "", "", "completes", done)
-        add("10,000 tasks: pods created/s", "big10000", "pods_per_s", "pods/s", "higher")
-        add("10,000 tasks: wall time", "big10000", "wall_s", "s", "lower")
-        add("10,000 tasks: run object size", "big10000", "run_object_bytes_max", "bytes", "lower")
-        rss = (big.get("process") or {}).get("rss_peak_mib")
-        out.append(
-            {
-                "label": "10,000 tasks: controller peak RSS",
-                "key": "big10000",
-                "unit": "MiB",
-                "better": "lower",
-                "values": {
-                    s: (get(res, "big10000", s).get("process") or {}).get("rss_peak_mib")
-                    for s in SYSTEMS
-                },
-                "goal": "<= 500 MiB",
-                "met": None if rss is None else rss <= 500,
-                "digits": 1,
-            }
-        )
-        out.append(
-            {
-                "label": "10,000 tasks: controller CPU",
-                "key": "big10000",
-                "unit": "s",
-                "better": "lower",
-                "values": {
-                    s: (get(res, "big10000", s).get("process") or {}).get("cpu_s") for s in SYSTEMS
-                },
-                "goal": "",
-                "met": None,
-                "digits": 1,
-            }
-        )
     return out
 
 
 def table(doc: dict[str, Any]) -> str:
     lines = [
-        "| figure | airkube | ceiling | Argo | airkube ÷ ceiling | airkube ÷ Argo | goal | met |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| figure | airkube | ceiling | Argo | Argo tuned | airkube ÷ ceiling | airkube ÷ Argo "
+        "| airkube ÷ Argo tuned | goal | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     res = doc["results"]
     for row in rows(doc):
         v = row["values"]
         cells = []
-        for s in ("airkube", "ceiling", "argo"):
+        for s in ("airkube", "ceiling", "argo", "argo-tuned"):
             text = fmt(v[s], row["digits"])
             r = get(res, row["key"], s)
             if r and note(r) and "error" not in r and v[s] is not None:
@@ -277,13 +386,14 @@ def table(doc: dict[str, Any]) -> str:
             cells.append(text)
         numeric = row["unit"] not in ("",)
         both = numeric and not isinstance(v["airkube"], bool)
-        r_ceil = ratio(v["airkube"], v["ceiling"]) if both else "—"
-        r_argo = ratio(v["airkube"], v["argo"]) if both else "—"
+        ratios = [
+            ratio(v["airkube"], v[s]) if both else "—" for s in ("ceiling", "argo", "argo-tuned")
+        ]
         unit = f" ({row['unit']})" if row["unit"] else ""
         met = {True: "yes", False: "**no**", None: ""}[row["met"]]
         lines.append(
-            f"| {row['label']}{unit} | {cells[0]} | {cells[1]} | {cells[2]} | {r_ceil} | "
-            f"{r_argo} | {row['goal']} | {met} |"
+            f"| {row['label']}{unit} | {' | '.join(cells)} | {' | '.join(ratios)} | "
+            f"{row['goal']} | {met} |"
         )
     notes = []
     for key in res:
@@ -484,11 +594,11 @@ def plots(doc: dict[str, Any], stem: Path) -> list[tuple[str, str]]:
         ax.legend(fontsize=8)
         save(fig, "runs-finished", "Runs finished over time, 100 concurrent 10-task runs.")
 
-    keys = [k for k in res if any(get(res, k, s).get("rss_series") for s in ("airkube", "argo"))]
+    keys = [k for k in res if any(get(res, k, s).get("rss_series") for s in CONTROLLERS)]
     if keys:
         fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys), 3.2), squeeze=False)
         for ax, key in zip(axes[0], keys, strict=False):
-            for s in ("airkube", "argo"):
+            for s in CONTROLLERS:
                 pts = get(res, key, s).get("rss_series") or []
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], label=LABELS[s],
@@ -527,37 +637,63 @@ def details(doc: dict[str, Any]) -> str:
                 f"{fmt(p.get('cpu_s'))} | "
                 f"{fmt(p.get('busy_pct'))}{'%' if p.get('busy_pct') is not None else ''} | "
                 f"{fmt(p.get('rss_peak_mib'))} | "
-                f"{fmt(r.get('run_object_bytes_max'))} | {note(r)} |"
+                f"{fmt(r.get('run_object_bytes_max'))} | {details_note(r)} |"
             )
     return "\n".join(lines)
 
 
+def details_note(r: dict[str, Any]) -> str:
+    """The note, and for Argo how often its log shows client-side throttling."""
+    parts = [note(r)] if note(r) else []
+    if r.get("throttled_waits") is not None:
+        parts.append(f"client-side throttling logged {r['throttled_waits']:,} times")
+    if r.get("slow_requests"):
+        parts.append(f"{r['slow_requests']:,} API requests took over 5 s")
+    return "; ".join(parts)
+
+
 def goals_text(doc: dict[str, Any]) -> str:
+    """Issue 13's goals, each with airkube's figure, and where a missed one is explained."""
+    profiles = doc.get("profiles") or {}
     out = []
-    for row in rows(doc):
-        if row["met"] is None:
-            continue
-        v = row["values"]["airkube"]
-        out.append(
-            f"- {row['label']}: {fmt(v, row['digits'])}{' ' + row['unit'] if row['unit'] else ''}"
-            f" against {row['goal']}: " + ("met" if row["met"] else "**missed**")
-        )
+    for g in goals(doc):
+        verdict = {True: "met", False: "**missed**", None: "not evaluated"}[g.met]
+        line = f"- {g.row}: {g.value}, against {g.text}: {verdict}"
+        if g.met is False:
+            if g.profile in profiles:
+                line += f" (where the time goes: [profile of {g.profile}](#profile-{g.profile}))"
+            else:
+                line += f" (no profile of {g.profile} in this run)"
+        out.append(line)
     return "\n".join(out) or "- (no goal could be evaluated)"
 
 
 def profile_text(doc: dict[str, Any]) -> str:
     profiles = doc.get("profiles") or {}
     if not profiles:
+        missed = [g for g in goals(doc) if g.met is False]
+        if missed:
+            return "Goals were missed, but no profile was taken (`--no-profile`)."
         return "Every goal was met, so nothing was profiled."
     parts = []
     for key, p in profiles.items():
         summary = p.get("summary")
+        why = [g.row for g in goals(doc) if g.met is False and g.profile == key]
+        head = [f'<a id="profile-{key}"></a>', "", f"### {key}", ""]
+        if why:
+            head += [f"Profiled for the missed goal{'s' if len(why) > 1 else ''}: "
+                     + "; ".join(why) + ".", ""]  # fmt: skip
         if not summary:
-            parts.append(f"### {key}\n\nNo profile: {p.get('error') or p.get('spy_stderr')}")
+            parts.append("\n".join(head) + f"No profile: {p.get('error') or p.get('spy_stderr')}")
             continue
+        if "big10000" in key and any("RSS" in w for w in why):
+            head += [
+                "py-spy samples CPU, not memory: for the peak RSS see the resident-memory "
+                "plot above (its growth over the run) beside where the CPU goes.",
+                "",
+            ]
         lines = [
-            f"### {key}",
-            "",
+            *head,
             f"py-spy sampled the operator at {summary['rate_hz']} Hz during a second run of "
             f"`{key}` (not the measured one; wall time under the profiler "
             f"{fmt(p.get('wall_s'), 2)} s, {fmt(p.get('pods_per_s'))} pods/s); "
@@ -573,6 +709,9 @@ def profile_text(doc: dict[str, Any]) -> str:
             "|---|---:|",
         ]
         lines += [f"| `{k}` | {v:.1f}% |" for k, v in summary["by_airkube_function"]]
+        if summary.get("self_by_function"):
+            lines += ["", "| top functions by self time | share |", "|---|---:|"]
+            lines += [f"| `{k}` | {v:.1f}% |" for k, v in summary["self_by_function"]]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -640,7 +779,7 @@ def write_report(results_path: Path) -> Path:
     ]
     if FINDINGS.exists():
         text += [FINDINGS.read_text().strip(), ""]
-    text += [METHOD]
+    text += [method_text(doc)]
     report = stem.with_suffix(".md")
     report.write_text("\n".join(text).rstrip() + "\n")
     if not doc.get("quick"):
@@ -650,9 +789,16 @@ def write_report(results_path: Path) -> Path:
     return report
 
 
+def method_text(doc: dict[str, Any]) -> str:
+    """The method, with the tuned Argo's settings as this run used them."""
+    flags = doc.get("argo_tuned_flags") or {}
+    tuned = ", ".join(f"`{k} {v}`" for k, v in flags.items()) or "(not recorded)"
+    return METHOD.replace("@TUNED_FLAGS@", tuned)
+
+
 METHOD = """## Method
 
-- **Cluster**: a local cluster of its own (`airkube-bench`, `hack/cluster.sh up --fresh`),
+- **Cluster**: a local cluster of its own (`airkube-bench-<n>`, `hack/cluster.sh up --fresh`),
   local processes: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, KWOK
   with this repository's Stages (`hack/kwok/stages.yaml`), and one real node (kubelet,
   containerd, runc, `hack/node.sh`; `maxPods` 250). The simulated workloads' namespaces
@@ -698,6 +844,23 @@ METHOD = """## Method
   with its CRDs (`manifests/base/crds/full`) and its shipped, empty
   `workflow-controller-configmap`: all defaults (20 QPS, burst 30, 32 workflow workers).
   Each run is a Workflow with a `dag` template running one container template.
+- **Argo Workflows tuned**: the same controller, CRDs and configmap, with the settings of
+  its scaling docs (`docs/scaling.md`, `docs/running-at-massive-scale.md` of the module)
+  that apply to these workloads: @TUNED_FLAGS@ (defaults: `--qps 20`, `--burst 30`,
+  `--workflow-workers 32`, `--pod-cleanup-workers 4`). The docs give 50/75 as an example
+  of raised QPS/burst and say to raise them while the log shows client-side throttling
+  and the API server can take more; this one takes ~380 pod creations/s from one client,
+  so the client's limiter is set out of the way (the details table counts the
+  throttling messages left in each Argo log). 128 workflow workers exceed the
+  concurrent workload's 100 Workflows; the pod-cleanup queue labels every completed pod,
+  so its workers apply even without PodGC. Left at their defaults, as they do not apply
+  or would only slow Argo down: `--workflow-ttl-workers`, `--cron-workflow-workers` (no
+  TTLStrategy, no CronWorkflows), the configmap's `resourceRateLimit` (unlimited unless
+  set), `parallelism`/`namespaceParallelism` (no limit unless set),
+  `DEFAULT_REQUEUE_TIME` (the docs suggest raising it to 1m to spare the API server:
+  every step would wait longer), Pod GC and workflow GC (airkube keeps its pods too).
+  To reproduce: `workflow-controller --namespaced --managed-namespace <ns> <flags>`
+  with `LEADER_ELECTION_DISABLE=true` (`bench/systems.py`, `ArgoTuned`).
 - **How Argo's pods complete without an executor**: Argo's pods have an `init` container
   and a `wait` sidecar running `argoexec`, which reports outputs through
   `WorkflowTaskResult`s. No container runs on KWOK. The controller (v4,
@@ -713,9 +876,20 @@ METHOD = """## Method
   pod), none of which happens here; the tasks have no outputs for those results to carry.
 - **Limits**: a system that does not finish a workload in its time limit is stopped and
   its partial figures are reported as such (`*`). Argo gets a shorter limit on the
-  5,000- and 10,000-task runs (its 20 QPS alone make them take minutes each).
+  5,000- and 10,000-task runs (its 20 QPS alone make them take minutes each), and both
+  Argos 120 s on the chain (each step waits for its 10 s `DEFAULT_REQUEUE_TIME`).
+- **Goals** (issue 13), for airkube: controller CPU per task of the 10,000-task run
+  within 1.3x the 1,000-task fan-out's; pods created per second in the one-run
+  fan-outs at least 75% of the ceiling's; runs finished per minute of the 100
+  concurrent runs at least 60% of the ceiling's; peak RSS of the 10,000-task run at
+  most 250 MiB (and the run completes).
 - **Profiling**: where airkube misses a goal, the workload is run once more with
-  `py-spy record --nonblocking` on the operator; that run is not part of the figures.
+  `py-spy record --nonblocking --rate 100` on the operator (the 10,000-task run for its
+  CPU-per-task, RSS and pod-rate goals; the 1,000-task fan-out for the 1,000- and
+  5,000-task pod rates; the concurrent runs for theirs); that run is not part of the
+  figures. "Where the time goes" summarises its samples by the innermost frame's
+  package, by the innermost airkube function on the stack, and by function (self
+  time).
 """
 
 

@@ -55,10 +55,16 @@ class Workload:
     shape: Shape
     runs: int
     limit_s: float
-    """Longest wait for the runs to finish, per system (Argo may get less: see argo_limit_s)."""
+    """Longest wait for the runs to finish, per system (Argo may get less: see limit_for)."""
     argo_limit_s: float | None = None
+    argo_tuned_limit_s: float | None = None
     real: bool = False
     """On the real node: pods that really run, no Argo (see the module's docstring)."""
+
+    def limit_for(self, system: str) -> float:
+        """The time limit of `system` ("argo", "argo-tuned", ...) on this workload."""
+        own = {"argo": self.argo_limit_s, "argo-tuned": self.argo_tuned_limit_s}.get(system)
+        return own or self.limit_s
 
     @property
     def is_chain(self) -> bool:
