@@ -44,6 +44,7 @@ from airkube.core.rules.retention import (
 from airkube.core.status import TaskMap, compact_status, status_document
 from airkube.core.templates import run_renderer
 from airkube.core.timestamps import parse_time
+from airkube.core.validation import ProblemReason
 from airkube.kube.apply import Kube
 from airkube.store.errors import StoreError
 from airkube.store.records import RunRecord, TaskTryRecord
@@ -288,7 +289,7 @@ class RunReconciler:
                 stored = DAGSpec.from_dict(row.spec) if row is not None else None
         dag_body = self.dags.get((namespace, dag_name))
         current = (dag_body.get("spec") or {}) if dag_body is not None else None
-        pinning = pin(dag_name, version, stored, current)
+        pinning = pin(dag_name, version, stored, current, _refused_versions(dag_body))
         verdict = pinning.verdict
         if pinning.spec is None or pinning.version is None:
             reason, message = verdict.reason or "", verdict.message or ""
@@ -562,6 +563,21 @@ def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
         message=status.message,
         reason=status.reason,
     )
+
+
+def _refused_versions(dag: Mapping[str, Any] | None) -> dict[str, str]:
+    """The DAG's version whose pods the API server refused (its dry run), if it is so."""
+    status = (dag or {}).get("status") or {}
+    version = status.get("dagVersion")
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Ready"
+            and condition.get("status") == ConditionStatus.FALSE.value
+            and condition.get("reason") == ProblemReason.POD_REFUSED.value
+            and isinstance(version, str)
+        ):
+            return {version: str(condition.get("message") or "its pods are refused")}
+    return {}
 
 
 def _without(conditions: list[Condition] | None, type_: str) -> list[Condition] | None:

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from airkube.api import DAGSpec
 from airkube.controller.podmap import observe_pod, owner_uid, run_key
 from airkube.controller.runs import RunReconciler
 from airkube.core.model.observed import ObservedPod
+from airkube.core.spec_hash import spec_hash
 from airkube.store.repository import Store
 from unit.controller.fakes import (
     FakeClock,
@@ -205,3 +207,29 @@ def test_finished_runs_past_the_history_limit_are_deleted_oldest_first(tmp_path:
     scene.reconcile("new")
     assert scene.status("new")["state"] == "Succeeded"
     assert sorted(scene.kube.names("dagruns", NS)) == ["mid", "new"]
+
+
+def test_a_run_of_a_dag_whose_pods_the_api_server_refuses_waits_and_creates_none(
+    tmp_path: Path,
+) -> None:
+    scene = Scene(tmp_path, CHAIN, run_body("r1", "etl"))
+    version = spec_hash(DAGSpec.from_dict(CHAIN))
+    refused = {
+        "dagVersion": version,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "PodRefused",
+                "message": 'task "a": spec.dnsPolicy: Unsupported value: "Sometimes"',
+            }
+        ],
+    }
+    scene.dags.update("MODIFIED", dag_body("etl", CHAIN, status=refused))
+    scene.reconcile("r1")
+    status = scene.status("r1")
+    assert status.get("state", "Queued") == "Queued"
+    (waiting,) = status["conditions"]
+    assert waiting["reason"] == "DAGInvalid"
+    assert "dnsPolicy" in waiting["message"]
+    assert scene.pods() == []

@@ -28,10 +28,13 @@ def pin(
     pinned: str | None,
     stored: DAGSpec | None,
     current: Mapping[str, Any] | None,
+    refused: Mapping[str, str] | None = None,
 ) -> Pinning:
     """The spec a run follows. ``pinned``: the version its status names, if any;
     ``stored``: that version's spec as the metadata database keeps it, if found;
-    ``current``: the DAG resource's spec as it is now (None: no such DAG)."""
+    ``current``: the DAG resource's spec as it is now (None: no such DAG); ``refused``:
+    versions whose pods the API server refused (a dry run), with its message: a run does
+    not start on one of those (its pods would all be refused), it waits for a fix."""
     if pinned is not None:
         if stored is not None:
             return Pinning(stored, pinned)
@@ -55,4 +58,8 @@ def pin(
     if parsed is None or problems:
         why = "; ".join(p.message for p in problems) or "invalid spec"
         return Pinning(None, None, verdict=Verdict.no("DAGInvalid", f"DAG {dag} is invalid: {why}"))
-    return Pinning(parsed, spec_hash(parsed), new=True)
+    version = spec_hash(parsed)
+    if refused and version in refused:
+        message = f"DAG {dag} is not ready: {refused[version]}"
+        return Pinning(None, None, verdict=Verdict.no("DAGInvalid", message))
+    return Pinning(parsed, version, new=True)
