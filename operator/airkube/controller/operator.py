@@ -21,10 +21,8 @@ import contextlib
 import logging
 import secrets
 import signal
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, cast
 
@@ -39,6 +37,7 @@ from airkube.kube.apply import Kube
 from airkube.kube.client import load_configuration
 from airkube.store.repository import Store
 
+from .clock import Clock, utc_now
 from .dags import DagReconciler
 from .informer import Informer, Key, dag_of_run
 from .peering import DemotedError, Peering, StandbyWriteError, guard_writes, replica_identity
@@ -78,12 +77,13 @@ class NoDiffBase(kopf.DiffBaseStorage):
 class Operator:
     """Everything one operator process holds."""
 
-    def __init__(self, settings: OperatorSettings, store: Store) -> None:
+    def __init__(self, settings: OperatorSettings, store: Store, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
         self.config = load_configuration(settings.target, pool_size=settings.api_concurrency * 2)
         self.identity = replica_identity()
         self.kopf_priority = peering_priority(
-            settings.peering_priority, time.time(), secrets.randbelow(100)
+            settings.peering_priority, clock().timestamp(), secrets.randbelow(100)
         )
         self.peering: Peering | None = None
         self.stop_flag = asyncio.Event()
@@ -96,6 +96,7 @@ class Operator:
                 priority=self.kopf_priority,
                 lifetime=settings.peering_lifetime,
                 on_lost=self._lost,
+                clock=clock,
             )
         api = client.ApiClient(self.config)
         guard_writes(api, self.may_write)
@@ -123,6 +124,7 @@ class Operator:
             wake_after=self.queue.add_after,
             db=self._db,
             status_budget=settings.status_budget,
+            clock=clock,
         )
         self.scheduler = Scheduler(
             kube=self.schedule_kube,
@@ -130,6 +132,7 @@ class Operator:
             runs=self.runs,
             wake_after=self.dag_queue.add_after,
             wake_status=self.dag_status_queue.add,
+            clock=clock,
         )
         self.dag_reconciler = DagReconciler(
             kube=self.dag_kube,
@@ -137,7 +140,7 @@ class Operator:
             dags=self.dags,
             runs=self.runs,
             db=self._db,
-            clock=partial(datetime.now, UTC),
+            clock=clock,
             retry_after=self.dag_spec_queue.add_after,
             wake_schedule=self.dag_queue.add,
             forget_schedule=self.scheduler.forget,

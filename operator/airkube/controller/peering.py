@@ -20,13 +20,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from airkube.core.peering import is_write, peers_of, standing
+
+from .clock import Clock, utc_now
 
 log = logging.getLogger("airkube")
 
@@ -91,7 +92,9 @@ class Peering:
         priority: int,
         lifetime: int,
         on_lost: Callable[[str], None],
+        clock: Clock = utc_now,
     ) -> None:
+        self.clock = clock
         self.custom = client.CustomObjectsApi(api)
         self.auth = client.AuthorizationV1Api(api)
         self.name = name
@@ -254,7 +257,7 @@ class Peering:
         self.evaluate()
 
     def evaluate(self) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         s = standing(peers_of(self._body, now), self.identity, self.priority, now)
         if self._timer is not None:
             self._timer.cancel()

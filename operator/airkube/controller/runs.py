@@ -50,6 +50,7 @@ from airkube.store.errors import StoreError
 from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
+from .clock import Clock, utc_now
 from .informer import Informer, Key
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class RunReconciler:
         wake_after: Callable[[Key, float], None],
         db: Callable[..., Any],
         status_budget: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         options: PlannerOptions | None = None,
     ) -> None:
         self.kube = kube

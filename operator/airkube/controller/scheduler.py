@@ -23,6 +23,7 @@ from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
 from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 
+from .clock import Clock, utc_now
 from .informer import Informer, Key
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class Scheduler:
         runs: Informer,
         wake_after: Callable[[Key, float], None],
         wake_status: Callable[[Key], None],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.kube = kube
         self.dags = dags
