@@ -238,11 +238,7 @@ class Operator:
             key = self.runs.update(type, body)
             self._run_changed(key, before, None if type == "DELETED" else dict(body))
             if type == "DELETED":
-                self.queue.forget(key)
-                self.reconciler.forget(key)
-                uid = body["metadata"].get("uid")
-                asyncio.get_running_loop().create_task(self._mark_deleted(key, uid))
-                return
+                self.reconciler.deleted(key, body["metadata"].get("uid"))
             self.queue.add(key)
 
         @kopf.on.event(GROUP, "dags", registry=registry)
@@ -274,13 +270,6 @@ class Operator:
             queued = status.get("state", RunState.QUEUED) == RunState.QUEUED
             if queued and not status.get("startTime"):
                 self.queue.add(other_key)
-
-    async def _mark_deleted(self, key: Key, uid: str | None) -> None:
-        await self.until_active()
-        try:
-            await self._db(self.store.mark_run_resource_deleted, key[0], key[1], uid)
-        except Exception:
-            log.exception("recording the deletion of run %s/%s failed", *key)
 
     # Running ----------------------------------------------------------------------------
 

@@ -111,6 +111,8 @@ class RunReconciler:
         self.memory: dict[Key, RunMemory] = {}
         self.start_locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[tuple[str, str, str], DAGSpec] = {}
+        self.gone_runs: dict[Key, str | None] = {}
+        """Runs deleted whose deletion the database has not recorded yet (with their uid)."""
 
     # Observations that come from watch events -------------------------------------------
 
@@ -133,8 +135,21 @@ class RunReconciler:
 
     # The pass -------------------------------------------------------------------------
 
+    def deleted(self, key: Key, uid: str | None) -> None:
+        """The DAGRun was deleted (a watch event): its next pass records it."""
+        self.forget(key)
+        self.gone_runs[key] = uid
+
     async def reconcile(self, key: Key) -> None:
         body = self.runs.get(key)
+        if key in self.gone_runs:
+            # The history outlives the resource: the database says it was deleted (also
+            # when a run of the same name was created again meanwhile).
+            uid = self.gone_runs[key]
+            await self._db(
+                self.store.mark_run_resource_deleted, key[0], key[1], uid, self.clock()
+            )
+            self.gone_runs.pop(key, None)
         if body is None:
             self.forget(key)
             return

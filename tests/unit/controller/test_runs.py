@@ -233,3 +233,19 @@ def test_a_run_of_a_dag_whose_pods_the_api_server_refuses_waits_and_creates_none
     assert waiting["reason"] == "DAGInvalid"
     assert "dnsPolicy" in waiting["message"]
     assert scene.pods() == []
+
+
+def test_a_deleted_run_is_recorded_as_deleted_by_its_next_pass_and_keeps_its_history(
+    tmp_path: Path,
+) -> None:
+    scene = Scene(tmp_path, CHAIN, run_body("r1", "etl"))
+    scene.reconcile("r1")
+    uid = scene.kube.get("dagruns", NS, "r1")["metadata"]["uid"]  # type: ignore[index]
+    scene.kube.remove("dagruns", NS, "r1")
+    scene.reconciler.deleted((NS, "r1"), uid)
+    scene.clock.advance(seconds=30)
+    scene.reconcile("r1")
+    stored = scene.store.get_run(NS, "r1")
+    assert stored is not None
+    assert stored.resource_deleted_at == scene.clock()
+    assert scene.reconciler.memory == {}
