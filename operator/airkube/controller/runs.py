@@ -146,9 +146,7 @@ class RunReconciler:
             # The history outlives the resource: the database says it was deleted (also
             # when a run of the same name was created again meanwhile).
             uid = self.gone_runs[key]
-            await self._db(
-                self.store.mark_run_resource_deleted, key[0], key[1], uid, self.clock()
-            )
+            await self._db(self.store.mark_run_resource_deleted, key[0], key[1], uid, self.clock())
             self.gone_runs.pop(key, None)
         if body is None:
             self.forget(key)
