@@ -30,6 +30,7 @@ from airkube.api.dag import DAGSpec
 from airkube.api.dagrun import OUTPUT_MAX_BYTES, TaskStatus
 from airkube.api.duration import format_duration
 from airkube.api.states import FAILED_TASK_STATES, RunState, TaskState
+from airkube.core import pending
 from airkube.core.clear import ClearError, clear_selection, cleared
 from airkube.core.graph import Graph, graph_of
 from airkube.core.memo import IdentityCache
@@ -322,6 +323,20 @@ class _Pass:
             else:
                 self.wakeups.append(lost_at)
             return
+        # A pod that cannot start: why it waits, and pendingTimeout (core/pending.py).
+        verdict = pending.decide(
+            name, self.states[name], pod, self._task(name).pending_timeout, self.now
+        )
+        if isinstance(verdict, pending.TimedOut):
+            self._delete(pod, verdict.reason)
+            self._fail_try(name, verdict.reason, verdict.message, None, None)
+            return
+        status = self.states[name]
+        if (status.reason, status.message) != (verdict.reason, verdict.message):
+            waiting = {"reason": verdict.reason, "message": verdict.message}
+            self.states[name] = status.model_copy(update=waiting)
+        self.events.extend([verdict.event] if verdict.event else [])
+        self.wakeups.extend([verdict.wakeup] if verdict.wakeup else [])
         limit = self._task(name).execution_timeout
         if limit is None or start is None:
             return
