@@ -7,11 +7,12 @@ import pytest
 from plankit import T0 as P0
 from plankit import World, dag
 
-from airkube.api import TaskState, TaskStatus
+from airkube.api import DAGSpec, TaskState, TaskStatus
 from airkube.core.model.actions import EventType
 from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.model.reasons import Reason
 from airkube.core.pending import MESSAGE_MAX_CHARS, TimedOut, Waiting, decide
+from airkube.core.resolve import resolve_task
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=5)
@@ -253,3 +254,20 @@ def test_the_planner_clears_the_waiting_reason_once_the_pod_runs() -> None:
         None,
     )
     assert not p.deletes
+
+
+@pytest.mark.parametrize(
+    ("task", "defaults", "expected"),
+    [
+        ({}, {}, timedelta(minutes=5)),  # Airflow's worker_pods_pending_timeout
+        ({}, {"pendingTimeout": "1m"}, timedelta(minutes=1)),
+        ({"pendingTimeout": "20s"}, {"pendingTimeout": "1m"}, timedelta(seconds=20)),
+    ],
+)
+def test_pending_timeout_comes_from_the_task_then_the_defaults_then_5m(
+    task: dict[str, str], defaults: dict[str, str], expected: timedelta
+) -> None:
+    spec = DAGSpec.model_validate(
+        {"defaults": {"image": "x", **defaults}, "tasks": [{"name": "a", **task}]}
+    )
+    assert resolve_task(spec, spec.tasks[0]).pending_timeout == expected
