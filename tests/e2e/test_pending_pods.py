@@ -43,6 +43,18 @@ def get_row(cluster: Cluster, namespace: str, run: str, reasons: tuple[str, ...]
         time.sleep(0.5)
 
 
+def event_reasons(api: client.ApiClient, namespace: str, run: str, wanted: set[str]) -> None:
+    """The run has events with each of the ``wanted`` reasons (polled with a deadline: the
+    operator posts them after it writes the status)."""
+    deadline = time.monotonic() + 30
+    while True:
+        seen = {e.reason for e in events_of(api, namespace, run)}
+        if wanted <= seen:
+            return
+        assert time.monotonic() < deadline, (wanted, seen)
+        time.sleep(0.5)
+
+
 def no_pods_left(core: client.CoreV1Api, namespace: str, run: str, timeout: float = 60) -> None:
     """Every pod of ``run`` is gone or being deleted (polled, with a deadline)."""
     deadline = time.monotonic() + timeout
@@ -93,8 +105,8 @@ def check_waits_then_fails_twice(
     row = get_row(cluster, namespace, run, reasons)
     assert "Queued" in row, row
     assert "waiting for its pod" in row, row
+    event_reasons(api, namespace, run, {"PodPending"})
     pending = [e for e in events_of(api, namespace, run) if e.reason == "PodPending"]
-    assert pending, [e.reason for e in events_of(api, namespace, run)]
     assert any(r in (pending[0].note or "") for r in reasons), pending[0].note
 
     # Then: each try fails after pendingTimeout, the second one ends the run.
@@ -108,8 +120,7 @@ def check_waits_then_fails_twice(
     ), entry
     assert f"did not start within its pendingTimeout ({TIMEOUT})" in entry["message"], entry
     assert any(r in entry["message"] for r in reasons), entry
-    reasons_seen = [e.reason for e in events_of(api, namespace, run)]
-    assert {"PodPending", "TaskRetrying", "TaskFailed"} <= set(reasons_seen), reasons_seen
+    event_reasons(api, namespace, run, {"PodPending", "TaskRetrying", "TaskFailed", "RunFailed"})
     with Store.from_url(operator.db_url, migrate=False) as store:
         rows = sorted(
             (x for x in store.task_tries(namespace, run) if x.task_name == "stuck"),
