@@ -153,6 +153,15 @@ class TaskSettings(ApiModel):
             "activeDeadlineSeconds. Default: no limit."
         ),
     )
+    pending_timeout: PositiveDuration | None = Field(
+        default=None,
+        description=(
+            "The longest a try's pod may stay Pending (unschedulable, its image not pulled, "
+            "a Secret or ConfigMap missing…), counted from the pod's creation. Past it the "
+            "pod is deleted and the try fails with reason PendingTimeout; retries apply. "
+            "Airflow's worker_pods_pending_timeout. Default: 5m."
+        ),
+    )
     skip_on_exit_code: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
         default=None,
         description=(

@@ -148,12 +148,16 @@ class TaskStatus(StatusModel):
         default=None,
         description=(
             "Why the try ended as it did, in one CamelCase word: Error, Timeout, OOMKilled, "
-            "Evicted, PodLost, SkipExitCode, UpstreamFailed, RunCancelled, RunTimeout…"
+            "Evicted, PodLost, PendingTimeout, SkipExitCode, UpstreamFailed, RunCancelled, "
+            "RunTimeout…; while Queued, why its pod has not started yet: Unschedulable, "
+            "ImagePullBackOff, CreateContainerConfigError…"
         ),
     )
     message: str | None = Field(
         default=None,
-        description="Details, such as the end of the log of a failed try.",
+        description=(
+            "Details, such as the end of the log of a failed try, or what its pod waits for."
+        ),
     )
     output: str | None = Field(
         default=None,

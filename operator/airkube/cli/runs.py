@@ -220,9 +220,7 @@ def get(
         ups = row["upstream"]
         # The tree shows a task under its last upstream; name the others.
         also = sorted(ups, key=position.__getitem__)[:-1] if len(ups) > 1 else []
-        detail = row["message"] or row["pod"] or ""
-        if row["state"] == TaskState.SUCCEEDED and row["pod"]:
-            detail = row["pod"]
+        detail = task_detail(row)
         if also:
             detail = f"(also after {', '.join(also)}) {detail}".rstrip()
         table.append(
@@ -242,6 +240,14 @@ def get(
         )
     if note:
         click.echo(f"\nnote: {note}")
+
+
+def task_detail(row: Mapping[str, Any]) -> str:
+    """What the POD / MESSAGE column says of a task: why it failed or was skipped, why its
+    pod waits while Queued ("waiting for its pod: Unschedulable: …"), else its pod."""
+    if row["state"] == TaskState.SUCCEEDED and row["pod"]:
+        return str(row["pod"])
+    return str(row["message"] or row["pod"] or "")
 
 
 def _one_line(text: str, limit: int = 120) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.pods import ANNOTATION_RUN, CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY
+from airkube.core.rules.pending import BENIGN_WAITING_REASONS
 from airkube.core.timestamps import parse_time
 
 
@@ -46,6 +47,7 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
     except ValueError:
         phase = PodPhase.UNKNOWN
     terminated = _task_container_terminated(status)
+    waiting = _waiting(status) if phase is PodPhase.PENDING else None
     return ObservedPod(
         name=meta["name"],
         task=task,
@@ -58,6 +60,8 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
         start_time=parse_time(status.get("startTime")),
         finish_time=parse_time((terminated or {}).get("finishedAt")),
         deletion_time=parse_time(meta.get("deletionTimestamp")),
+        waiting_reason=waiting[0] if waiting else None,
+        waiting_message=waiting[1] if waiting else None,
         containers_stopped=_all_containers_terminated(status),
     )
 
@@ -72,4 +76,32 @@ def _task_container_terminated(status: Mapping[str, Any]) -> dict[str, Any] | No
         if cs.get("name") == CONTAINER_NAME:
             terminated = (cs.get("state") or {}).get("terminated")
             return dict(terminated) if terminated else None
+    return None
+
+
+def _waiting(status: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """Why a Pending pod has not started: the first telling ``state.waiting`` of its
+    containers (the task container, then init containers, then the others), else the
+    first benign one (ContainerCreating…), else its PodScheduled condition when False."""
+    containers = status.get("containerStatuses") or []
+    statuses = [
+        *(cs for cs in containers if cs.get("name") == CONTAINER_NAME),
+        *(status.get("initContainerStatuses") or []),
+        *(cs for cs in containers if cs.get("name") != CONTAINER_NAME),
+    ]
+    found: list[tuple[str, str | None]] = []
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            found.append((str(waiting["reason"]), waiting.get("message")))
+    telling = [w for w in found if w[0] not in BENIGN_WAITING_REASONS]
+    if telling or found:
+        return (telling or found)[0]
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason")
+        ):
+            return str(condition["reason"]), condition.get("message")
     return None

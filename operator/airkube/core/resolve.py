@@ -25,6 +25,8 @@ DEFAULT_RETRY_DELAY = timedelta(minutes=5)
 """Airflow's default retry_delay."""
 DEFAULT_MAX_RETRY_DELAY = timedelta(hours=24)
 """Airflow's [core] max_task_retry_delay."""
+DEFAULT_PENDING_TIMEOUT = timedelta(minutes=5)
+"""Airflow's [kubernetes_executor] worker_pods_pending_timeout."""
 DEFAULT_SKIP_EXIT_CODES = frozenset({99})
 """Airflow's BashOperator skips the task when its command exits with 99."""
 
@@ -49,6 +51,7 @@ class ResolvedTask:
     retry_exponential_backoff: bool = False
     max_retry_delay: timedelta = DEFAULT_MAX_RETRY_DELAY
     execution_timeout: timedelta | None = None
+    pending_timeout: timedelta = DEFAULT_PENDING_TIMEOUT
     skip_on_exit_code: frozenset[int] = DEFAULT_SKIP_EXIT_CODES
     pod_template: dict[str, Any] = field(default_factory=dict)
     """The merged podTemplate, JSON-ready: ``{"metadata": {...}, "spec": {...}}``."""
@@ -121,6 +124,9 @@ def resolve_task(spec: DAGSpec, task: Task) -> ResolvedTask:
             task.max_retry_delay, defaults.max_retry_delay, DEFAULT_MAX_RETRY_DELAY
         ),
         execution_timeout=_pick(task.execution_timeout, defaults.execution_timeout, None),
+        pending_timeout=_pick(
+            task.pending_timeout, defaults.pending_timeout, DEFAULT_PENDING_TIMEOUT
+        ),
         skip_on_exit_code=(
             frozenset(skip_codes) if skip_codes is not None else DEFAULT_SKIP_EXIT_CODES
         ),

@@ -12,7 +12,9 @@ from airkube.api.dag import TaskDefaults
 from airkube.api.errors import describe_validation_error
 from airkube.sdk.errors import DAGDefinitionError
 
-DURATION_SETTINGS = frozenset({"retry_delay", "max_retry_delay", "execution_timeout"})
+DURATION_SETTINGS = frozenset(
+    {"retry_delay", "max_retry_delay", "execution_timeout", "pending_timeout"}
+)
 
 TASK_SETTINGS = (
     "image",
@@ -26,6 +28,7 @@ TASK_SETTINGS = (
     "retry_exponential_backoff",
     "max_retry_delay",
     "execution_timeout",
+    "pending_timeout",
     "skip_on_exit_code",
     "pod_template",
 )

@@ -176,8 +176,8 @@ class Task(Node):
       task depend on it.
     - ``env``: ``{"NAME": "value"}`` (a dict value is a ``valueFrom``), or a list of
       ``{"name", "value"}``.
-    - ``retry_delay``, ``max_retry_delay``, ``execution_timeout``: ``timedelta`` (or
-      seconds, or "5m").
+    - ``retry_delay``, ``max_retry_delay``, ``execution_timeout``, ``pending_timeout``:
+      ``timedelta`` (or seconds, or "5m").
     - ``trigger_rule``: Airflow's names, "all_success" (default), "all_done",
       "one_failed"… or ``TriggerRule.ALL_DONE``.
     - ``pod_template``: a partial Pod (``{"spec": {"nodeSelector": {...}}}``);
@@ -201,6 +201,7 @@ class Task(Node):
         retry_exponential_backoff: bool | None = None,
         max_retry_delay: timedelta | float | str | None = None,
         execution_timeout: timedelta | float | str | None = None,
+        pending_timeout: timedelta | float | str | None = None,
         skip_on_exit_code: Sequence[int] | None = None,
         pod_template: Mapping[str, Any] | None = None,
         annotations: Mapping[str, str] | None = None,
@@ -227,6 +228,7 @@ class Task(Node):
             "retry_exponential_backoff": retry_exponential_backoff,
             "max_retry_delay": max_retry_delay,
             "execution_timeout": execution_timeout,
+            "pending_timeout": pending_timeout,
             "skip_on_exit_code": skip_on_exit_code,
             "pod_template": pod_template,
             "annotations": annotations,

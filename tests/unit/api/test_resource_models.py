@@ -108,6 +108,14 @@ def test_typos_are_refused() -> None:
             {"tasks": [{"name": "a", "executionTimeout": "0s"}]},
             'task "a": executionTimeout: must be longer than zero',
         ),
+        (
+            {"tasks": [{"name": "a", "pendingTimeout": "0s"}]},
+            'task "a": pendingTimeout: must be longer than zero',
+        ),
+        (
+            {"tasks": [{"name": "a"}], "defaults": {"pendingTimeout": "5 minutes"}},
+            'defaults.pendingTimeout: "5 minutes" is not a duration',
+        ),
         ({"tasks": [{"name": "a"}], "maxActiveTasks": 0}, "maxActiveTasks: Input should be"),
         ({"tasks": [{"name": "a"}], "schedule": "every day"}, 'schedule "every day" has 2 fields'),
         ({"tasks": [{"name": "a"}], "timezone": "CET+1"}, 'timezone "CET+1" is not an IANA'),

@@ -6,7 +6,7 @@ import yaml
 from click.testing import CliRunner
 
 from airkube.cli.output import emit, print_table
-from airkube.cli.runs import run_view, tree_lines
+from airkube.cli.runs import run_view, task_detail, tree_lines
 
 ORDER = ["extract", "a", "b", "load", "report"]
 UPSTREAM = {
@@ -98,3 +98,25 @@ def _command(body):  # type: ignore[no-untyped-def]
         body()
 
     return command
+
+
+def test_a_queued_task_shows_why_its_pod_waits_else_its_pod() -> None:
+    waiting = "waiting for its pod: Unschedulable: 0/2 nodes are available"
+    body = run_body()
+    body["status"]["tasks"]["b"] = {  # type: ignore[index]
+        "state": "Queued",
+        "tryNumber": 1,
+        "podName": "etl-1-b-1-x",
+        "reason": "Unschedulable",
+        "message": waiting,
+    }
+    body["status"]["tasks"]["load"] = {  # type: ignore[index]
+        "state": "Queued",
+        "tryNumber": 1,
+        "podName": "etl-1-load-1-y",
+    }
+    rows = {row["name"]: row for row in run_view(body, ORDER, UPSTREAM)["tasks"]}
+    assert task_detail(rows["b"]) == waiting
+    assert rows["b"]["reason"] == "Unschedulable"
+    assert task_detail(rows["load"]) == "etl-1-load-1-y"
+    assert task_detail(rows["extract"]) == ""

@@ -101,12 +101,13 @@ def test_the_start_dates_zone_is_the_dags_timezone_as_in_airflow() -> None:
 )
 def test_durations_are_timedeltas_seconds_or_go_strings(value: Any, rendered: str) -> None:
     with DAG("d", dagrun_timeout=value, default_args={"image": "x", "retry_delay": value}) as m:
-        Task("t", execution_timeout=value, max_retry_delay=value)
+        Task("t", execution_timeout=value, max_retry_delay=value, pending_timeout=value)
     spec = spec_of(m)
     assert spec["dagrunTimeout"] == rendered
     assert spec["defaults"]["retryDelay"] == rendered
     assert spec["tasks"][0]["executionTimeout"] == rendered
     assert spec["tasks"][0]["maxRetryDelay"] == rendered
+    assert spec["tasks"][0]["pendingTimeout"] == rendered
 
 
 def test_default_args_become_the_defaults_and_a_tasks_own_value_wins() -> None:

@@ -129,6 +129,7 @@ def test_task_settings_in_airflow_terms() -> None:
             retry_exponential_backoff=True,
             max_retry_delay=timedelta(hours=1),
             execution_timeout=timedelta(minutes=30),
+            pending_timeout=timedelta(minutes=10),
             skip_on_exit_code=[99, 100],
             pod_template={
                 "metadata": {"annotations": {"a": "1"}},
@@ -154,6 +155,7 @@ def test_task_settings_in_airflow_terms() -> None:
         "retryExponentialBackoff": True,
         "maxRetryDelay": "1h",
         "executionTimeout": "30m",
+        "pendingTimeout": "10m",
         "skipOnExitCode": [99, 100],
         "podTemplate": {
             "metadata": {"labels": {"team": "data"}, "annotations": {"a": "1", "b": "2"}},

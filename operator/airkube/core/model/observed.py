@@ -26,7 +26,8 @@ class ObservedPod:
     ``airkube.io/task`` and ``airkube.io/try``; ``exit_code``, ``termination_message`` and
     the container-level ``reason`` (OOMKilled, Error…) from the "task" container's
     ``state.terminated``; otherwise ``reason``/``message`` from the pod status (Evicted,
-    DeadlineExceeded…).
+    DeadlineExceeded…); ``waiting_reason``/``waiting_message`` from a waiting container or
+    the PodScheduled condition.
     """
 
     name: str
@@ -47,6 +48,13 @@ class ObservedPod:
     """metadata.deletionTimestamp: the pod is being deleted."""
     missing: bool = False
     """The controller knows the pod is gone (a watch DELETED event, or a 404)."""
+    waiting_reason: str | None = None
+    """Why the pod has not started: a container's ``state.waiting.reason`` (the task
+    container's first: ImagePullBackOff, ErrImagePull, CreateContainerConfigError…, or
+    ContainerCreating on its normal way), else the reason of its PodScheduled condition
+    when False (Unschedulable)."""
+    waiting_message: str | None = None
+    """The message that goes with ``waiting_reason``."""
     containers_stopped: bool = False
     """Every container of the pod has terminated. A real kubelet reports that before it
     sets the pod's terminal phase (it first stops the sandbox), so for a moment a pod

@@ -9,6 +9,7 @@ class Reason:
     ERROR = "Error"
     TIMEOUT = "Timeout"
     POD_LOST = "PodLost"
+    PENDING_TIMEOUT = "PendingTimeout"
     SKIP_EXIT_CODE = "SkipExitCode"
     TEMPLATE_ERROR = "TemplateError"
     # Why a task did not run.
@@ -30,3 +31,4 @@ class Reason:
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
     CLEAR_REFUSED = "ClearRefused"
+    POD_PENDING = "PodPending"

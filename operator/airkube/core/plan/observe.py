@@ -16,6 +16,7 @@ from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.model.reasons import Reason
 from airkube.core.model.step import Step
 from airkube.core.model.text import truncate_utf8
+from airkube.core.rules import pending
 from airkube.core.rules.retries import fail_try
 from airkube.core.rules.timeouts import (
     execution_deadline,
@@ -144,10 +145,20 @@ def _pod_active(facts: RunFacts, name: str, status: TaskStatus, pod: ObservedPod
         if terminating.passed(now):
             return _fail(facts, name, status, terminating.reason, terminating.message)
         return Step(status, wakeup=terminating.at)
-    deadline = execution_deadline(facts.resolved(name), start)
+    task = facts.resolved(name)
+    # A pod that cannot start: why it waits, and its pendingTimeout.
+    verdict = pending.decide(name, status, pod, task.pending_timeout, now)
+    if isinstance(verdict, pending.TimedOut):
+        failed = _fail(facts, name, status, verdict.reason, verdict.message)
+        return Step(failed.status, deletes=delete(pod, verdict.reason), events=failed.events)
+    if (status.reason, status.message) != (verdict.reason, verdict.message):
+        status = status.model_copy(update={"reason": verdict.reason, "message": verdict.message})
+    events = (verdict.event,) if verdict.event is not None else ()
+    deadline = execution_deadline(task, start)
     if deadline is None:
-        return Step(status)
+        return Step(status, events=events, wakeup=verdict.wakeup)
     if deadline.passed(now):
         failed = _fail(facts, name, status, deadline.reason, deadline.message)
         return Step(failed.status, deletes=delete(pod, Reason.TIMEOUT), events=failed.events)
-    return Step(status, wakeup=deadline.at)
+    wakeup = min(deadline.at, verdict.wakeup) if verdict.wakeup else deadline.at
+    return Step(status, events=events, wakeup=wakeup)
