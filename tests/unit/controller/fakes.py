@@ -38,6 +38,7 @@ from kubernetes.client.exceptions import ApiException
 from airkube.api import API_VERSION
 from airkube.controller.informer import Informer, Key, dag_of_run
 from airkube.core.patch import apply_merge_patch
+from airkube.core.pods import LABEL_TASK
 from airkube.kube.apply import Kube, PodResult
 
 START = datetime(2026, 11, 24, tzinfo=UTC)
@@ -197,11 +198,15 @@ class FakeKube:
 
     async def dry_run_pod(self, namespace: str, manifest: Mapping[str, Any]) -> str | None:
         """Nothing stored; the refusal :meth:`refuse_pod` set for the pod's name (or its
-        generateName), else None (accepted)."""
+        generateName, or its task's label), else None (accepted)."""
         meta = manifest.get("metadata") or {}
-        name = meta.get("name") or meta.get("generateName") or ""
+        names = (
+            meta.get("name"),
+            meta.get("generateName"),
+            (meta.get("labels") or {}).get(LABEL_TASK),
+        )
         call = self._call("dry_run_pod", namespace=namespace, manifest=dict(manifest))
-        call.result = self.refused.get(name)
+        call.result = next((self.refused[n] for n in names if n in self.refused), None)
         return call.result
 
     async def delete_pods(self, namespace: str, names: Iterable[str]) -> None:

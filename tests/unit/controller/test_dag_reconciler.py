@@ -5,9 +5,9 @@ waking the schedule and the waiting runs, deletion, and retries with backoff."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,71 +16,38 @@ import pytest
 from airkube.controller.dags import DagReconciler, retry_delay
 from airkube.controller.informer import Informer, Key, dag_of_run
 from airkube.store import Store
+from unit.controller.fakes import FakeClock, FakeKube
 
 NS = "team"
 KEY: Key = (NS, "etl")
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
+class DagKube(FakeKube):
+    """The shared fake Kubernetes, with the views a DAG pass's tests read."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    @property
+    def patches(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """The status patches the API server took."""
+        return [
+            (c.args["plural"], c.args["namespace"], c.args["name"], dict(c.args["status"]))
+            for c in self.calls_to("patch_status")
+            if c.error is None and c.result
+        ]
 
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class FakeKube:
-    """The calls a DAG pass makes, recorded; ``refuse`` answers dry runs by task label,
-    ``fail`` makes the next calls of a method raise."""
-
-    refuse: dict[str, str] = field(default_factory=dict)
-    fail: dict[str, list[Exception]] = field(default_factory=dict)
-    patches: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    dry_runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    gone: set[str] = field(default_factory=set)
-
-    def _maybe_fail(self, method: str) -> None:
-        errors = self.fail.get(method)
-        if errors:
-            raise errors.pop(0)
-
-    async def patch_status(
-        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> bool:
-        self._maybe_fail("patch_status")
-        if name in self.gone:
-            return False
-        self.patches.append((plural, namespace, name, dict(status)))
-        return True
-
-    async def post_event(
-        self,
-        involved: Mapping[str, Any],
-        *,
-        type_: str,
-        reason: str,
-        note: str,
-        now: datetime,
-        action: str = "Reconcile",
-    ) -> None:
-        self.events.append({"type": type_, "reason": reason, "note": note, "now": now})
-
-    async def dry_run_pod(self, namespace: str, manifest: Mapping[str, Any]) -> str | None:
-        self._maybe_fail("dry_run_pod")
-        self.dry_runs.append((namespace, dict(manifest)))
-        return self.refuse.get(manifest["metadata"]["labels"]["airkube.io/task"])
+    @property
+    def dry_runs(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (c.args["namespace"], c.args["manifest"])
+            for c in self.calls_to("dry_run_pod")
+            if c.error is None
+        ]
 
 
 @dataclass
 class Harness:
     reconciler: DagReconciler
-    kube: FakeKube
+    kube: DagKube
     clock: FakeClock
     store: Store
     dags: Informer
@@ -98,6 +65,13 @@ class Harness:
             "spec": spec,
         }
         self.dags.update("MODIFIED", body)
+        ref = ("dags", NS, KEY[1])
+        stored = self.kube.objects.get(ref)
+        if stored is None or stored["metadata"].get("uid") != uid:
+            self.kube.objects.pop(ref, None)
+            self.kube.add("dags", body)
+        else:
+            self.kube.change("dags", NS, KEY[1], {"spec": spec})
 
     def write_back_status(self) -> None:
         """What the watch brings back after the status patch (generation unchanged)."""
@@ -129,8 +103,8 @@ async def _db(fn: Callable[..., Any], *args: Any) -> Any:
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
     store = Store.from_url(f"sqlite:///{tmp_path / 'airkube.db'}")
-    kube = FakeKube()
-    clock = FakeClock()
+    clock = FakeClock(T0)
+    kube = DagKube(clock)
     dags = Informer()
     runs = Informer(group_of=dag_of_run)
     harness = Harness(
@@ -243,7 +217,7 @@ def test_a_pod_the_api_server_refuses_makes_the_dag_not_ready_naming_the_task(
     h: Harness,
 ) -> None:
     refused = 'Pod "airkube-dry-run-abcde" is invalid: spec.dnsPolicy: Unsupported value: "S"'
-    h.kube.refuse["web"] = refused
+    h.kube.refuse_pod("web", refused)
     h.apply(spec({"name": "ok"}, {"name": "web", "podTemplate": {"spec": {"dnsPolicy": "S"}}}))
     h.pass_()
     ready = h.ready()
@@ -270,15 +244,16 @@ def test_a_pod_the_api_server_refuses_makes_the_dag_not_ready_naming_the_task(
 
 def test_a_failing_pass_is_retried_with_growing_delays_then_succeeds(h: Harness) -> None:
     add_run(h, "etl-1")
-    h.kube.fail["patch_status"] = [ConnectionError("refused"), TimeoutError("slow")]
+    h.kube.fail("patch_status", ConnectionError("refused"))
+    h.kube.fail("patch_status", TimeoutError("slow"))
     h.apply(spec())
     h.pass_()
-    h.clock.advance(1)
+    h.clock.advance(seconds=1)
     h.pass_()
     assert h.retries == [(KEY, 1.0), (KEY, 2.0)]
     assert h.kube.patches == []
     assert h.woken_runs == [(NS, "etl-1")] * 2  # woken even by a failed pass, as before
-    h.clock.advance(2)
+    h.clock.advance(seconds=2)
     h.pass_()
     assert h.ready()["status"] == "True"
     assert h.ready()["lastTransitionTime"] == "2026-11-28T09:00:03Z"
@@ -287,7 +262,7 @@ def test_a_failing_pass_is_retried_with_growing_delays_then_succeeds(h: Harness)
 
 
 def test_a_dry_run_that_cannot_be_answered_is_retried_before_any_status(h: Harness) -> None:
-    h.kube.fail["dry_run_pod"] = [OSError("connection reset")]
+    h.kube.fail("dry_run_pod", OSError("connection reset"))
     h.apply(spec())
     h.pass_()
     assert h.retries == [(KEY, 1.0)]
@@ -304,7 +279,7 @@ def test_a_deleted_dag_is_marked_deleted_and_a_new_one_is_validated_afresh(h: Ha
     h.apply(spec())
     h.pass_()
     h.dags.update("DELETED", h.dags.get(KEY) or {})
-    h.clock.advance(60)
+    h.clock.advance(seconds=60)
     h.pass_()
     stored = h.store.get_dag(*KEY)
     assert stored is not None
@@ -319,8 +294,8 @@ def test_a_deleted_dag_is_marked_deleted_and_a_new_one_is_validated_afresh(h: Ha
 
 
 def test_a_dag_deleted_while_its_status_is_written_is_left_alone(h: Harness) -> None:
-    h.kube.gone.add(KEY[1])
     h.apply(spec({"name": "a", "dependsOn": ["zz"]}))
+    h.kube.remove("dags", NS, KEY[1])
     h.pass_()
     assert h.kube.events == []
     assert h.retries == []
@@ -340,7 +315,7 @@ def test_the_reconciler_can_run_from_the_work_queue(h: Harness) -> None:
     async def main() -> None:
         queue: WorkQueue[Key] = WorkQueue()
         h.reconciler.retry_after = queue.add_after
-        h.kube.fail["patch_status"] = [ConnectionError("refused")]
+        h.kube.fail("patch_status", ConnectionError("refused"))
         h.apply(spec())
         queue.add(KEY)
         runner = asyncio.create_task(queue.run(h.reconciler.reconcile, 2))
