@@ -1,6 +1,6 @@
-"""Kube.dry_run_pod: what each answer of the API server means for a DAG (a refusal of the
-pod, no verdict, or a failure to retry), and that the manifest goes out as it is, with
-dryRun=All and fieldValidation=Strict."""
+"""Kube's raw requests (dry runs, pod creation, status patches): what each answer of the
+API server means (a refusal of the pod, no verdict, a failure to retry), and that the body
+goes out as it is, through no client model."""
 
 from __future__ import annotations
 
@@ -86,23 +86,53 @@ def test_an_answer_that_says_nothing_about_the_pod_raises(status: int, message: 
     assert caught.value.status == status
 
 
-def test_a_pod_the_client_itself_refuses_is_a_rejected_pod_not_an_exception() -> None:
-    from kubernetes import client
-
-    # The client checks the body against its models before any request: no server needed.
-    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
-    kube = Kube(api, concurrency=1)
-    manifest = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "p"},
-        "spec": {"nodeSelecter": {"a": "b"}, "containers": [{"name": "task", "image": "x"}]},
-    }
+@pytest.mark.parametrize(
+    ("status", "message", "created", "error"),
+    [
+        (201, None, True, None),
+        (409, 'pods "p" already exists', False, None),
+        (422, INVALID, False, INVALID),
+        (400, STRICT, False, STRICT),
+    ],
+)
+def test_a_pod_is_created_from_its_manifest_as_it_is_and_a_refusal_is_a_rejected_pod(
+    status: int, message: str | None, created: bool, error: str | None
+) -> None:
+    api = FakeApi(status, message)
+    kube = Kube(api, concurrency=1)  # type: ignore[arg-type]
+    manifest = {"metadata": {"name": "p"}, "spec": {"nodeSelecter": {"a": "b"}}}
     try:
         [result] = asyncio.run(kube.create_pods("team", [manifest]))
     finally:
         kube.close()
-    assert not result.created
-    assert result.error == (
-        "the Kubernetes client refuses the pod: spec.nodeSelecter: Extra inputs are not permitted"
-    )
+    assert (result.name, result.created, result.error) == ("p", created, error)
+    assert api.request["method"] == "POST"
+    assert api.request["path_params"] == {"namespace": "team"}
+    assert api.request["query_params"] == []
+    assert api.request["body"] == manifest  # no client model in between
+
+
+def test_a_pod_create_the_api_server_cannot_answer_raises() -> None:
+    api = FakeApi(503, "etcdserver: leader changed")
+    kube = Kube(api, concurrency=1)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ApiException) as caught:
+            asyncio.run(kube.create_pods("team", [{"metadata": {"name": "p"}}]))
+    finally:
+        kube.close()
+    assert caught.value.status == 503
+
+
+@pytest.mark.parametrize(("status", "written"), [(200, True), (404, False)])
+def test_a_status_is_merge_patched_and_a_gone_resource_says_so(status: int, written: bool) -> None:
+    api = FakeApi(status, None)
+    kube = Kube(api, concurrency=1)  # type: ignore[arg-type]
+    try:
+        result = asyncio.run(kube.patch_status("dagruns", "team", "r1", {"state": "Running"}))
+    finally:
+        kube.close()
+    assert result is written
+    assert api.request["method"] == "PATCH"
+    assert api.request["resource_path"].endswith("/dagruns/{name}/status")
+    assert api.request["header_params"]["Content-Type"] == "application/merge-patch+json"
+    assert api.request["body"] == {"status": {"state": "Running"}}
