@@ -191,3 +191,22 @@ def test_the_incremental_planner_plans_what_a_full_replan_plans(
             continue
         evolve(world, data)
         world.advance(data.draw(st.sampled_from([timedelta(seconds=1), timedelta(minutes=6)])))
+
+
+def test_a_cleared_tasks_timer_is_its_new_trys_not_the_cleared_ones() -> None:
+    """Found by the property above: a clear in the pass that saw the old try's pod vanish,
+    then the new try's pod vanishing before any pass saw it (nothing moved for the index)."""
+    spec = dag({"name": "t0", "retries": 0})
+    world = World(spec)
+    world.step()
+    world.clear("c1")
+    world.pods.clear()
+    world.advance(timedelta(seconds=1))
+    world.step()
+    world.pods.clear()
+    world.advance(timedelta(seconds=1))
+    run_before, tasks_before = world.run, dict(world.tasks)
+    p = world.step()
+    full = plan(spec, run_before, tasks_before, [], world.now)
+    assert p == full
+    assert p.next_wakeup == tasks_before["t0"].queued_time + timedelta(seconds=60)

@@ -121,6 +121,10 @@ class _Composer:
         if step.status is not self.index.states[name]:
             self.dirty.add(name)
             self.dirty.update(self.index.record(name, step.status))
+            # A wake-up asked for the status it replaces is moot (a try cleared, retried):
+            # the task's timer follows from the status it ends the pass with, as a pass
+            # that starts from that status would compute it.
+            self.wakeups.pop(name, None)
         self._delete(step.deletes)
         if step.create is not None:
             self.creates.append(step.create)
