@@ -43,6 +43,11 @@ class TaskState(StrEnum):
         return self in FINISHED_TASK_STATES
 
     @property
+    def finished_try(self) -> bool:
+        """Whether the try this state belongs to is over (the task may go on with another)."""
+        return self in FINISHED_TASK_STATES or self is TaskState.UP_FOR_RETRY
+
+    @property
     def has_pod(self) -> bool:
         """Whether a pod of the current try is expected to exist (created, not yet ended)."""
         return self in (TaskState.QUEUED, TaskState.RUNNING)

@@ -405,7 +405,8 @@ class RunReconciler:
         now: datetime,
     ) -> None:
         names = result.tasks.keys() if not mem.db_synced else result.changed
-        tries = [_try_record(name, result.tasks[name]) for name in names]
+        tries = [_try_record(name, status) for name, status in result.ended]
+        tries += [_try_record(name, result.tasks[name]) for name in names]
         tries = [t for t in tries if t is not None]
         try:
             record = self._run_record(key, resource, mem.uid, status)

@@ -249,3 +249,20 @@ def test_a_deleted_run_is_recorded_as_deleted_by_its_next_pass_and_keeps_its_his
     assert stored is not None
     assert stored.resource_deleted_at == scene.clock()
     assert scene.reconciler.memory == {}
+
+
+def test_a_try_that_fails_and_is_retried_in_the_same_pass_keeps_its_own_row(
+    tmp_path: Path,
+) -> None:
+    spec = {
+        "defaults": {"image": "busybox"},
+        "tasks": [{"name": "a", "retries": 1, "retryDelay": "0s"}],
+    }
+    scene = Scene(tmp_path, spec, run_body("r1", "etl"))
+    scene.reconcile("r1")
+    scene.set_phase(scene.pod_of("a"), "Failed", 1)
+    scene.clock.advance(seconds=5)  # past the pod's end: the retry is due at once
+    scene.reconcile("r1")
+    assert scene.status("r1")["tasks"]["a"]["tryNumber"] == 2
+    tries = {t.try_number: t.state for t in scene.store.task_tries(NS, "r1")}
+    assert tries == {1: "UpForRetry", 2: "Queued"}

@@ -49,6 +49,9 @@ class Plan:
     """How many clear requests have cleared tasks, this pass's included."""
     counts: Mapping[TaskState, int] | None = None
     """How many tasks are in each state, when the planner knows it already."""
+    ended: tuple[tuple[str, TaskStatus], ...] = ()
+    """Ended tries whose status this pass replaced (a retry due, a clear): their last
+    status, which ``tasks`` no longer shows, for the history."""
 
     @property
     def creates(self) -> tuple[CreatePod, ...]:

@@ -67,6 +67,7 @@ class _Composer:
     """Tasks to schedule this pass (their upstream counts or their own status moved)."""
     cleared: bool = False
     """This pass's clear request cleared tasks."""
+    ended: list[tuple[str, TaskStatus]] = field(default_factory=list)
 
     def plan(self, pods: Iterable[ObservedPod]) -> Plan:
         facts, index, run = self.facts, self.index, self.facts.run
@@ -118,7 +119,11 @@ class _Composer:
     # -- steps ------------------------------------------------------------------------------
 
     def _take(self, name: str, step: Step) -> None:
-        if step.status is not self.index.states[name]:
+        old = self.index.states[name]
+        if old.try_number and old.state.finished_try and not step.status.state.finished_try:
+            # The end of a try that a new one (or a clear) replaces within this pass.
+            self.ended.append((name, old))
+        if step.status is not old:
             self.dirty.add(name)
             self.dirty.update(self.index.record(name, step.status))
             # A wake-up asked for the status it replaces is moot (a try cleared, retried):
@@ -311,4 +316,5 @@ class _Composer:
             last_clear_id=clear_id or run.last_clear_id,
             clear_number=run.clear_number + (1 if self.cleared else 0),
             counts={state: n for state, n in index.counts.items() if n},
+            ended=tuple(self.ended),
         )
