@@ -39,6 +39,12 @@ class RunFacts:
         object.__setattr__(self, "graph", graph_of(self.dag))
         object.__setattr__(self, "tasks", _by_name(self.dag))
 
+    @property
+    def clear_id(self) -> str | None:
+        """The id of the clear request this pass applies (one not applied yet), if any."""
+        request = self.run.spec.clear
+        return request.id if request and request.id != self.run.last_clear_id else None
+
     def resolved(self, name: str) -> ResolvedTask:
         """The task with the DAG's defaults applied."""
         resolved = _resolved(self.dag)

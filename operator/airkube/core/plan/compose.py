@@ -73,8 +73,7 @@ class _Composer:
         facts, index, run = self.facts, self.index, self.facts.run
         index.before = {}
         moved = index.sync_pods(pods)
-        request = run.spec.clear
-        clear_id = request.id if request and request.id != run.last_clear_id else None
+        clear_id = facts.clear_id
         everything = index.fresh
         index.fresh = False
         due: set[str] = set()
@@ -300,8 +299,6 @@ class _Composer:
                 key=position.__getitem__,
             )
         )
-        request = run.spec.clear
-        clear_id = request.id if request and request.id != run.last_clear_id else None
         return Plan(
             run_state=state,
             start_time=start,
@@ -313,7 +310,7 @@ class _Composer:
             next_wakeup=wakeup if end is None else None,
             reason=reason,
             message=message,
-            last_clear_id=clear_id or run.last_clear_id,
+            last_clear_id=self.facts.clear_id or run.last_clear_id,
             clear_number=run.clear_number + (1 if self.cleared else 0),
             counts={state: n for state, n in index.counts.items() if n},
             ended=tuple(self.ended),
