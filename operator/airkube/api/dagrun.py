@@ -168,6 +168,13 @@ class TaskStatus(StatusModel):
     )
 
 
+class EndedTry(TaskStatus):
+    """A try that ended and was replaced (by the task's next try, or a clear) before the
+    metadata database recorded it: kept in the status until it has."""
+
+    task: str = Field(description="The task the try belongs to.")
+
+
 class TaskCounts(StatusModel):
     """How many of the run's tasks are in each state."""
 
@@ -227,6 +234,13 @@ class DAGRunStatus(StatusModel):
         default=None,
         ge=0,
         description="How many tasks are left out of tasks to keep the status small.",
+    )
+    ended_tries: list[EndedTry] | None = Field(
+        default=None,
+        description=(
+            "Tries that ended and were replaced by a newer try (a retry due at once, a clear) "
+            "before the metadata database recorded them; emptied once it has."
+        ),
     )
     last_clear_id: str | None = Field(
         default=None, description="The id of the last clear request (spec.clear) applied."

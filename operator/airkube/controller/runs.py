@@ -6,8 +6,11 @@ refused, the DAG. Decide (core, pure): admission (``rules.admission``), the DAG 
 follows (``rules.pinning``), the pass (``plan``) or, when it cannot go on, its abort
 (``plan.finish.abort``), pod GC and history limits (``rules.retention``). Apply: delete
 pods, create pods (before the status is written, so a pass cut short is recovered by
-adopting the pods it made), patch the status once, write the changed task tries to the
-database, post events. Nothing here decides anything about a run.
+adopting the pods it made), patch the status once, post the events, then write to the
+database what the status now says — the status is the truth and the database follows it:
+a pass whose status write failed writes nothing else, and a run whose database write
+failed (or that this process has not written yet, as after a restart) has its whole
+status written again. Nothing here decides anything about a run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from airkube.api import DAGRun, DAGRunStatus, DAGSpec, RunState, TaskState, TaskStatus
+from airkube.api import (
+    DAGRun,
+    DAGRunStatus,
+    DAGSpec,
+    EndedTry,
+    RunState,
+    TaskState,
+    TaskStatus,
+)
 from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.conditions import set_condition
 from airkube.core.model.actions import Event
@@ -34,6 +45,7 @@ from airkube.core.patch import merge_patch
 from airkube.core.plan import RunIndex, plan
 from airkube.core.plan.finish import abort
 from airkube.core.rules.admission import RunStanding, admit
+from airkube.core.rules.events import status_events
 from airkube.core.rules.pinning import pin
 from airkube.core.rules.retention import (
     FinishedRun,
@@ -73,7 +85,11 @@ class RunMemory:
     written: dict[str, Any]
     """The status as last written to the API server (compacted): the base of the next patch."""
     db_synced: bool = False
-    """Every task of the run has been written to the database by this process."""
+    """The database holds what the status says, every task of it (written by this
+    process since it last read the status)."""
+    unrecorded: list[EndedTry] = field(default_factory=list)
+    """The status's ended tries that the database has not recorded yet: the next status
+    keeps them (and drops those recorded)."""
     gone: dict[str, ObservedPod] = field(default_factory=dict)
     """Pods seen deleted (by name): lost unless their try already ended."""
     finished_handled: bool = False
@@ -164,6 +180,9 @@ class RunReconciler:
         if mem is None:
             mem = await self._recall(key, resource)
             self.memory[key] = mem
+            # Posted once per transition (by name): those a killed process missed.
+            for event in status_events(mem.status, now):
+                await self._post(resource, event, now)
         if mem.status.state.finished:
             clear = resource.spec.clear
             if clear is None or clear.id == mem.status.last_clear_id:
@@ -278,6 +297,7 @@ class RunReconciler:
             status=status,
             written=dict(written),
             task_map=TaskMap(self.status_budget),
+            unrecorded=list(status.ended_tries or ()),
         )
 
     def _observe(self, key: Key, mem: RunMemory) -> list[ObservedPod]:
@@ -366,12 +386,13 @@ class RunReconciler:
             observed_generation=resource.metadata.generation,
             conditions=mem.status.conditions,
             task_map=mem.task_map,
+            unrecorded=mem.unrecorded,
         )
-        # The database first: once the status shows a state, the history has it too.
-        await self._record(key, resource, mem, result, document.written, now)
-        await self._write(key, mem, document.full, document.raw)
+        if not await self._write(key, mem, document.full, document.raw):
+            return
         for event in result.events:
             await self._post(resource, event, now)
+        await self._record(key, resource, mem, result.changed, now)
         for pod in rejected:
             mem.gone[pod.name] = pod
         if not result.run_state.finished:
@@ -385,39 +406,43 @@ class RunReconciler:
 
     async def _write(
         self, key: Key, mem: RunMemory, full: DAGRunStatus, raw: dict[str, Any]
-    ) -> None:
+    ) -> bool:
         """Patch the status from what was written last to ``raw``; remember ``full`` (the
-        status with every task) as the run's."""
+        status with every task) as the run's. False when the run is gone."""
         patch = merge_patch(mem.written, raw)
         if patch and not await self.kube.patch_status(PLURAL, key[0], key[1], patch):
             self.forget(key)  # the run was deleted meanwhile
-            return
+            return False
         mem.written = raw
         mem.status = full
+        return True
 
     async def _record(
-        self,
-        key: Key,
-        resource: DAGRun,
-        mem: RunMemory,
-        result: Plan,
-        status: DAGRunStatus,
-        now: datetime,
-    ) -> None:
-        names = result.tasks.keys() if not mem.db_synced else result.changed
-        tries = [_try_record(name, status) for name, status in result.ended]
-        tries += [_try_record(name, result.tasks[name]) for name in names]
-        tries = [t for t in tries if t is not None]
+        self, key: Key, resource: DAGRun, mem: RunMemory, changed: Iterable[str], now: datetime
+    ) -> bool:
+        """Write to the database what the status (as last written) says: the tasks
+        ``changed`` and the ended tries it keeps, or all of it when the database may lack
+        some (the last write failed, or this process has not written the run yet). Every
+        write is an idempotent, monotone upsert: writing a status again is harmless."""
+        status = mem.status
+        tasks = status.tasks or {}
+        names = changed if mem.db_synced else tasks.keys()
+        tries = [_try_record(t.task, t) for t in status.ended_tries or ()]
+        tries += [_try_record(name, tasks[name]) for name in names]
         try:
             record = self._run_record(key, resource, mem.uid, status)
-            await self._db(self.store.record_pass, record, tries, now)
+            await self._db(self.store.record_pass, record, [t for t in tries if t], now)
         except StoreError as e:
-            # The status holds the truth meanwhile; the next pass writes everything again.
+            # The status holds the truth meanwhile, ended tries included; the next pass
+            # writes all of it again.
             log.warning("run %s/%s: %s", key[0], key[1], e)
             mem.db_synced = False
+            mem.unrecorded = list(status.ended_tries or ())
             self.wake_after(key, 5)
-            return
+            return False
         mem.db_synced = True
+        mem.unrecorded = []
+        return True
 
     def _run_record(self, key: Key, resource: DAGRun, uid: str, status: DAGRunStatus) -> RunRecord:
         spec = resource.spec
@@ -443,7 +468,12 @@ class RunReconciler:
     async def _post(self, resource: DAGRun, event: Event, now: datetime) -> None:
         note = f"{event.task}: {event.message}" if event.task else event.message
         await self.kube.post_event(
-            _ref(resource), type_=event.type.value, reason=event.reason, note=note, now=now
+            _ref(resource),
+            type_=event.type.value,
+            reason=event.reason,
+            note=note,
+            now=now,
+            key=event.key,
         )
 
     # Runs that cannot start, and finished runs ---------------------------------------------
@@ -547,15 +577,15 @@ class RunReconciler:
             return
         await self._gc_pods(key, resource, mem)
         await self._enforce_history(key[0], resource.spec.dag_ref.name)
-        if not mem.db_synced:
-            tries = [_try_record(n, s) for n, s in (mem.status.tasks or {}).items()]
-            await self._db(
-                self.store.record_pass,
-                self._run_record(key, resource, mem.uid, mem.status),
-                [t for t in tries if t is not None],
-                self.clock(),
-            )
-            mem.db_synced = True
+        now = self.clock()
+        if not mem.db_synced and not await self._record(key, resource, mem, (), now):
+            return
+        if mem.status.ended_tries:
+            # Recorded now: the status need not keep them any longer.
+            status = mem.status.model_copy(update={"ended_tries": None})
+            raw = {k: v for k, v in mem.written.items() if k != "endedTries"}
+            if not await self._write(key, mem, status, raw):
+                return
         mem.finished_handled = True
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -564,7 +594,9 @@ class RunReconciler:
 
 
 def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
-    if status.try_number == 0 and status.state is TaskState.NONE:
+    """The row of the task's try; None for a task that has not tried yet. A task that
+    ended without a try (UpstreamFailed, Skipped) has one row, try 0, until it tries."""
+    if status.try_number == 0 and not status.state.finished:
         return None
     return TaskTryRecord(
         task_name=name,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airkube.api.dagrun import DAGRunStatus, TaskCounts, TaskStatus
+from airkube.api.dagrun import DAGRunStatus, EndedTry, TaskCounts, TaskStatus
 from airkube.api.duration import format_duration
 from airkube.api.meta import Condition
 from airkube.api.states import TaskState
@@ -224,6 +224,15 @@ class StatusDocument:
     """``written`` as JSON."""
 
 
+def ended_tries(unrecorded: Iterable[EndedTry], plan: Plan) -> list[EndedTry] | None:
+    """The tries the status keeps for the history: those it kept and the database has not
+    recorded yet, and those ``plan`` replaced (one entry per task and try, the latest)."""
+    tries = {(t.task, t.try_number): t for t in unrecorded}
+    for name, status in plan.ended:
+        tries[(name, status.try_number)] = EndedTry(task=name, **dict(status))
+    return list(tries.values()) or None
+
+
 def status_document(
     plan: Plan,
     *,
@@ -231,9 +240,11 @@ def status_document(
     task_map: TaskMap,
     observed_generation: int | None = None,
     conditions: list[Condition] | None = None,
+    unrecorded: Iterable[EndedTry] = (),
 ) -> StatusDocument:
     """The run's status after ``plan``, with ``task_map`` carried from the last pass of
-    the run (only the tasks the plan changed are serialised again)."""
+    the run (only the tasks the plan changed are serialised again). ``unrecorded``: the
+    ended tries the last status kept that the database has not recorded yet."""
     counts = count_tasks(plan.tasks, plan.counts)
     compact = task_map.compact(plan.tasks, plan.changed)
     full = DAGRunStatus(
@@ -249,6 +260,7 @@ def status_document(
         counts=counts,
         tasks=dict(plan.tasks),
         tasks_omitted=compact.omitted,
+        ended_tries=ended_tries(unrecorded, plan),
         last_clear_id=plan.last_clear_id,
         clear_number=plan.clear_number or None,
         conditions=conditions,

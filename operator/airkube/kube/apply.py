@@ -217,11 +217,19 @@ class Kube:
         note: str,
         now: datetime,
         action: str = "Reconcile",
+        key: str | None = None,
     ) -> None:
-        """Post an events.k8s.io/v1 Event about ``involved`` (best effort: never fails a pass)."""
+        """Post an events.k8s.io/v1 Event about ``involved`` (best effort: never fails a pass).
+
+        With ``key`` (the transition it announces) the event's name follows from it, and
+        one posted already is not posted again."""
         meta = involved["metadata"]
+        if key is None:
+            name = event_name(meta["name"], now, reason, note)
+        else:
+            name = keyed_event_name(meta["name"], meta.get("uid") or "", key)
         event = client.EventsV1Event(
-            metadata=client.V1ObjectMeta(name=event_name(meta["name"], now, reason, note)),
+            metadata=client.V1ObjectMeta(name=name),
             event_time=now,
             reporting_controller="airkube.io/operator",
             reporting_instance="airkube-operator",
@@ -240,6 +248,8 @@ class Kube:
         try:
             await self._write(self.events.create_namespaced_event, meta["namespace"], event)
         except ApiException as e:
+            if e.status == 409 and key is not None:
+                return  # posted before (by a pass redone after a restart)
             log.warning("could not post event %s on %s: %s", reason, meta["name"], api_message(e))
 
 
@@ -248,6 +258,13 @@ def event_name(involved: str, now: datetime, reason: str, note: str) -> str:
     of what it says: one pass posts several events at the same (injected) time."""
     digest = hashlib.sha256(f"{reason}\0{note}".encode()).hexdigest()[:8]
     return f"{involved[:226]}.{int(now.timestamp() * 1e9):x}{digest}"
+
+
+def keyed_event_name(involved: str, uid: str, key: str) -> str:
+    """<object>.<hash of the object's uid and the transition>: the same transition of the
+    same object always has the same name."""
+    digest = hashlib.sha256(f"{uid}\0{key}".encode()).hexdigest()[:20]
+    return f"{involved[:226]}.{digest}"
 
 
 def api_message(e: ApiException) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
     func,
     or_,
     select,
@@ -456,6 +457,18 @@ class Store:
         # executemany over TCP stalls ~200 ms once a batch outgrows the socket buffers.
         for start in range(0, len(rows), EXECUTEMANY_CHUNK):
             s.execute(stmt, rows[start : start + EXECUTEMANY_CHUNK])
+        # A task's try-0 row says how it ended without a try (UpstreamFailed, Skipped);
+        # once it has a real try (after a clear), its first, that row is no try of it: one
+        # row per try.
+        tried = sorted({t.task_name for t in tries if t.try_number == 1})
+        for start in range(0, len(tried), EXECUTEMANY_CHUNK):
+            s.execute(
+                delete(TASK_INSTANCES).where(
+                    TASK_INSTANCES.c.run_id == run_id,
+                    TASK_INSTANCES.c.try_number == 0,
+                    TASK_INSTANCES.c.task_name.in_(tried[start : start + EXECUTEMANY_CHUNK]),
+                )
+            )
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:

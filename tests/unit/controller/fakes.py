@@ -256,8 +256,13 @@ class FakeKube:
         note: str,
         now: datetime,
         action: str = "Reconcile",
+        key: str | None = None,
     ) -> None:
         meta = involved["metadata"]
+        if key is not None and any(
+            e["key"] == key and e["regarding"]["name"] == meta["name"] for e in self.events
+        ):
+            return  # the API server answers AlreadyExists: the name follows from the key
         event = {
             "regarding": {
                 "kind": involved.get("kind"),
@@ -269,6 +274,7 @@ class FakeKube:
             "note": note[:1024],
             "eventTime": now,
             "action": action,
+            "key": key,
         }
         try:
             self._call("post_event", **event)

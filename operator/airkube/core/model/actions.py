@@ -55,3 +55,6 @@ class Event:
     reason: str
     message: str
     task: str | None = None
+    key: str | None = None
+    """The transition it announces, when it is one of those a restarted operator may post
+    again (core.rules.events): the same key names the same Kubernetes Event, posted once."""

@@ -21,10 +21,11 @@ from airkube.core.model.run import Run
 from airkube.core.model.step import Step
 from airkube.core.model.text import names
 from airkube.core.plan.clear import ClearError, clear_selection, clear_task
-from airkube.core.plan.finish import outcome, run_event_reason, stop_task
+from airkube.core.plan.finish import outcome, stop_task
 from airkube.core.plan.index import RunIndex
 from airkube.core.plan.observe import delete, observe_task
 from airkube.core.plan.schedule import retry_due, start_try, trigger
+from airkube.core.rules.events import run_end_event
 from airkube.core.rules.slots import free_slots
 from airkube.core.rules.timeouts import run_deadline
 
@@ -286,12 +287,8 @@ class _Composer:
             assert reason is not None
             assert message is not None
             actions.append(FinishRun(state, reason, message))
-            kind = (
-                EventType.NORMAL
-                if state in (RunState.SUCCEEDED, RunState.CANCELLED)
-                else EventType.WARNING
-            )
-            self.events.append(Event(kind, run_event_reason(state), message))
+            clears = run.clear_number + (1 if self.cleared else 0)
+            self.events.append(run_end_event(state, message, clears))
         position = index.position
         changed = tuple(
             sorted(

@@ -7,13 +7,14 @@ from datetime import datetime
 from airkube.api.dagrun import DAGRunStatus, TaskStatus
 from airkube.api.states import RunState, TaskState
 from airkube.core.graph import Graph
-from airkube.core.model.actions import Action, DeletePod, Event, EventType, FinishRun
+from airkube.core.model.actions import Action, DeletePod, Event, FinishRun
 from airkube.core.model.observed import ObservedPod
 from airkube.core.model.reasons import Reason
 from airkube.core.model.result import Plan
 from airkube.core.model.step import Step
 from airkube.core.model.text import names
 from airkube.core.plan.observe import delete
+from airkube.core.rules.events import run_end_event
 from airkube.core.states import run_outcome
 
 
@@ -54,13 +55,6 @@ def stop_task(
     return Step(skipped, deletes=deletes)
 
 
-def run_event_reason(state: RunState) -> str:
-    return {
-        RunState.SUCCEEDED: Reason.RUN_SUCCEEDED,
-        RunState.FAILED: Reason.RUN_FAILED,
-    }.get(state, Reason.CANCELLED)
-
-
 def abort(
     run: DAGRunStatus,
     pods: Iterable[ObservedPod],
@@ -90,7 +84,7 @@ def abort(
     events: tuple[Event, ...] = ()
     if not finished:
         actions.append(FinishRun(RunState.FAILED, reason, message))
-        events = (Event(EventType.WARNING, reason, message),)
+        events = (run_end_event(RunState.FAILED, message, run.clear_number or 0, reason),)
     return Plan(
         run_state=run.state if finished else RunState.FAILED,
         start_time=run.start_time or now,

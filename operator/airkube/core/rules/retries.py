@@ -6,11 +6,10 @@ from typing import Any
 
 from airkube.api.dagrun import TaskStatus
 from airkube.api.states import TaskState
-from airkube.core.model.actions import Event, EventType
-from airkube.core.model.reasons import Reason
 from airkube.core.model.step import Step
-from airkube.core.model.text import MESSAGE_MAX_BYTES, last_line, truncate_utf8
+from airkube.core.model.text import MESSAGE_MAX_BYTES, truncate_utf8
 from airkube.core.resolve import ResolvedTask
+from airkube.core.rules.events import task_end_event
 
 # 2**40 seconds is far beyond any cap: stop doubling there so the numbers stay small.
 _MAX_EXPONENT = 40
@@ -60,24 +59,12 @@ def fail_try(
         "message": message,
         "output": None,
     }
-    detail = f"{reason}: {last_line(message)}" if message else reason
     if tried < max_tries:
         # Backoff counts the tries since the last clear.
         retry_at = next_retry_time(task, tried - (max_tries - task.max_tries), ended)
         update |= {"state": TaskState.UP_FOR_RETRY, "next_retry_time": retry_at}
-        event = Event(
-            EventType.WARNING,
-            Reason.TASK_RETRYING,
-            f'task "{name}" try {tried} of {max_tries} failed ({detail}); '
-            f"next try at {retry_at.isoformat()}",
-            name,
-        )
     else:
         update |= {"state": TaskState.FAILED, "next_retry_time": None}
-        event = Event(
-            EventType.WARNING,
-            Reason.TASK_FAILED,
-            f'task "{name}" failed on try {tried} of {max_tries} ({detail})',
-            name,
-        )
-    return Step(status.model_copy(update=update), events=(event,))
+    failed = status.model_copy(update=update)
+    event = task_end_event(name, failed, max_tries)
+    return Step(failed, events=(event,) if event else ())

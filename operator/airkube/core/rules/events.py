@@ -1,0 +1,82 @@
+"""The events that matter — a try failed, a retry follows, the run ended — as functions of
+the statuses they announce.
+
+Each such event has a key that names the transition (the task, its try and the state it
+ended in; the run's state and clear number), and the controller names the Kubernetes Event
+after it, so posting one twice is harmless. Because they follow from the status alone, a
+restarted operator derives from each run's status the ones it may have missed (the
+operator was killed after writing the status, before posting) and posts them: once.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from airkube.api.dagrun import DAGRunStatus, TaskStatus
+from airkube.api.states import RunState, TaskState
+from airkube.core.model.actions import Event, EventType
+from airkube.core.model.reasons import Reason
+from airkube.core.model.text import last_line
+
+RECENT = timedelta(minutes=50)
+"""How far back a restarted operator looks for events it may have missed: the API server
+keeps events for an hour, so an event older than this may have expired, and posting it
+again would post it twice."""
+
+
+def task_end_event(name: str, status: TaskStatus, max_tries: int | None = None) -> Event | None:
+    """The event for a try that ended Failed or UpForRetry (None for other states)."""
+    tried = status.try_number
+    of = f" of {max_tries}" if max_tries else ""
+    detail = f"{status.reason}: {last_line(status.message)}" if status.message else status.reason
+    key = f"task/{name}/{tried}/{status.state.value}"
+    if status.state is TaskState.UP_FOR_RETRY:
+        retry_at = status.next_retry_time
+        then = f"; next try at {retry_at.isoformat()}" if retry_at else ""
+        message = f'task "{name}" try {tried}{of} failed ({detail}){then}'
+        return Event(EventType.WARNING, Reason.TASK_RETRYING, message, name, key)
+    if status.state is TaskState.FAILED:
+        message = f'task "{name}" failed on try {tried}{of} ({detail})'
+        return Event(EventType.WARNING, Reason.TASK_FAILED, message, name, key)
+    return None
+
+
+def run_event_reason(state: RunState) -> str:
+    return {
+        RunState.SUCCEEDED: Reason.RUN_SUCCEEDED,
+        RunState.FAILED: Reason.RUN_FAILED,
+    }.get(state, Reason.CANCELLED)
+
+
+def run_end_event(
+    state: RunState, message: str, clear_number: int, reason: str | None = None
+) -> Event:
+    """The event for a run that ended in ``state`` (``reason``: the event's reason when it
+    is not the state's usual one, e.g. why a run was aborted)."""
+    kind = (
+        EventType.NORMAL
+        if state in (RunState.SUCCEEDED, RunState.CANCELLED)
+        else (EventType.WARNING)
+    )
+    key = f"run/{clear_number}/{state.value}"
+    return Event(kind, reason or run_event_reason(state), message, key=key)
+
+
+def status_events(status: DAGRunStatus, now: datetime, recent: timedelta = RECENT) -> list[Event]:
+    """The events of the transitions ``status`` shows that happened within ``recent`` of
+    ``now``: what a restarted operator posts in case it was killed before it did."""
+    since = now - recent
+    events: list[Event] = []
+    tries: Iterable[tuple[str, TaskStatus]] = [
+        *((t.task, t) for t in status.ended_tries or ()),
+        *(status.tasks or {}).items(),
+    ]
+    for name, task in tries:
+        if task.end_time is None or task.end_time < since:
+            continue
+        event = task_end_event(name, task, task.max_tries)
+        if event is not None:
+            events.append(event)
+    if status.state.finished and status.end_time is not None and status.end_time >= since:
+        message = status.message or f"the run {status.state.value.lower()}"
+        events.append(run_end_event(status.state, message, status.clear_number or 0))
+    return events
