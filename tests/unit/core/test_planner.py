@@ -378,6 +378,26 @@ def test_a_newer_try_found_is_adopted() -> None:
     assert p.tasks["a"].pod_name == "new"
 
 
+def test_tries_ended_and_replaced_by_passes_whose_status_was_lost_go_to_the_history() -> None:
+    spec = dag({"name": "a", "retries": 3, "retryDelay": "0s"})
+    pods = [
+        pod("p1", "a", 1, PodPhase.FAILED, exit_code=1, start_time=T0, finish_time=T0 + S),
+        pod("p2", "a", 2, PodPhase.FAILED, exit_code=2),
+        pod("p3", "a", 3, PodPhase.RUNNING, start_time=T0 + 3 * S),
+    ]
+    p = plan(spec, run(state=RunState.RUNNING, start_time=T0), {}, pods, T0 + 5 * S)
+    assert not p.creates
+    assert (p.tasks["a"].try_number, p.tasks["a"].state) == (3, TaskState.RUNNING)
+    ended = {status.try_number: status for name, status in p.ended if name == "a"}
+    assert sorted(ended) == [1, 2]
+    assert (ended[1].state, ended[1].exit_code, ended[1].end_time) == (
+        TaskState.UP_FOR_RETRY,
+        1,
+        T0 + S,
+    )
+    assert ended[2].end_time == T0 + 5 * S  # its end was never seen: when it was found
+
+
 def test_planning_twice_before_the_pod_is_seen_creates_it_once() -> None:
     spec = dag({"name": "a"})
     first = plan(spec, run(), {}, [], T0)

@@ -176,3 +176,17 @@ def test_a_large_pass_writes_every_try(store: Store) -> None:
     got = store.task_tries(NS, RUN)
     assert len(got) == count_tries(store) == 450
     assert [t.state for t in got[-2:]] == ["Running", "Failed"]
+
+
+def test_the_try_0_row_of_a_task_that_ended_untried_goes_once_it_tries(store: Store) -> None:
+    store.record_pass(
+        run(state="Running"),
+        [task_try("load", 0, state="UpstreamFailed"), task_try("other", 0, state="Skipped")],
+        now=at(1),
+    )
+    # Cleared: the task runs its first try; its try-0 row was no try.
+    store.record_pass(run(state="Running"), [task_try("load", 1, state="Queued")], now=at(2))
+    assert [(t.task_name, t.try_number, t.state) for t in store.task_tries(NS, RUN)] == [
+        ("load", 1, "Queued"),
+        ("other", 0, "Skipped"),
+    ]

@@ -18,3 +18,6 @@ class Step:
     deletes: tuple[DeletePod, ...] = ()
     events: tuple[Event, ...] = ()
     wakeup: datetime | None = None
+    ended: tuple[TaskStatus, ...] = ()
+    """Earlier tries of the task this step found ended and replaced already (their status
+    never written): for the history."""

@@ -123,6 +123,7 @@ class _Composer:
         if old.try_number and old.state.finished_try and not step.status.state.finished_try:
             # The end of a try that a new one (or a clear) replaces within this pass.
             self.ended.append((name, old))
+        self.ended.extend((name, ended) for ended in step.ended)
         if step.status is not old:
             self.dirty.add(name)
             self.dirty.update(self.index.record(name, step.status))

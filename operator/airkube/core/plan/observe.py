@@ -6,6 +6,7 @@ terminating ends with a reason, and a failed try is retried by the retry rule.
 """
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from airkube.api.dagrun import OUTPUT_MAX_BYTES, TaskStatus
@@ -41,7 +42,11 @@ def observe_task(
     newest = max(pods, default=0)
     if newest > status.try_number and not status.state.finished:
         # A pod of a try the status does not know: an earlier pass created it and its
-        # status write was lost. Adopt it rather than start another try.
+        # status write was lost. Adopt it rather than start another try; the tries
+        # between, ended and replaced by those lost passes, go to the history.
+        skipped = tuple(
+            _replaced(pods[n], now) for n in sorted(pods) if status.try_number < n < newest
+        )
         status = TaskStatus(
             state=TaskState.QUEUED,
             try_number=newest,
@@ -49,6 +54,9 @@ def observe_task(
             pod_name=pods[newest].name,
             queued_time=now,
         )
+        if skipped:
+            step = observe_task(facts, name, status, pods)
+            return replace(step, ended=skipped + step.ended)
     if not status.state.has_pod:
         return Step(status)
     if status.queued_time is None:
@@ -71,6 +79,21 @@ def observe_task(
     if phase is PodPhase.FAILED:
         return _pod_failed(facts, name, status, pod)
     return _pod_active(facts, name, status, pod)
+
+
+def _replaced(pod: ObservedPod, now: datetime) -> TaskStatus:
+    """The end of a try whose pod a newer try followed before its status was written."""
+    succeeded = pod.phase is PodPhase.SUCCEEDED
+    return TaskStatus(
+        state=TaskState.SUCCEEDED if succeeded else TaskState.UP_FOR_RETRY,
+        try_number=pod.try_number,
+        pod_name=pod.name,
+        start_time=pod.start_time,
+        end_time=pod.finish_time or pod.deletion_time or now,
+        exit_code=pod.exit_code,
+        reason=None if succeeded else pod.reason or Reason.SUPERSEDED,
+        message=None if succeeded else pod.termination_message or pod.message,
+    )
 
 
 def _fail(
