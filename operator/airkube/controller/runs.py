@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -90,6 +90,9 @@ class RunMemory:
     unrecorded: list[EndedTry] = field(default_factory=list)
     """The status's ended tries that the database has not recorded yet: the next status
     keeps them (and drops those recorded)."""
+    unrecorded_tasks: set[str] = field(default_factory=set)
+    """Tasks whose status the database has not recorded yet: a big run's status never
+    leaves them out."""
     gone: dict[str, ObservedPod] = field(default_factory=dict)
     """Pods seen deleted (by name): lost unless their try already ended."""
     finished_handled: bool = False
@@ -387,6 +390,7 @@ class RunReconciler:
             conditions=mem.status.conditions,
             task_map=mem.task_map,
             unrecorded=mem.unrecorded,
+            keep=mem.unrecorded_tasks.union(result.changed),
         )
         if not await self._write(key, mem, document.full, document.raw):
             return
@@ -418,7 +422,7 @@ class RunReconciler:
         return True
 
     async def _record(
-        self, key: Key, resource: DAGRun, mem: RunMemory, changed: Iterable[str], now: datetime
+        self, key: Key, resource: DAGRun, mem: RunMemory, changed: Collection[str], now: datetime
     ) -> bool:
         """Write to the database what the status (as last written) says: the tasks
         ``changed`` and the ended tries it keeps, or all of it when the database may lack
@@ -438,10 +442,12 @@ class RunReconciler:
             log.warning("run %s/%s: %s", key[0], key[1], e)
             mem.db_synced = False
             mem.unrecorded = list(status.ended_tries or ())
+            mem.unrecorded_tasks.update(changed)
             self.wake_after(key, 5)
             return False
         mem.db_synced = True
         mem.unrecorded = []
+        mem.unrecorded_tasks = set()
         return True
 
     def _run_record(self, key: Key, resource: DAGRun, uid: str, status: DAGRunStatus) -> RunRecord:

@@ -8,7 +8,7 @@ counts plus the tasks people look at first (running, queued, up for retry, faile
 """
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,9 @@ from airkube.core.model.result import Plan
 
 DEFAULT_STATUS_BUDGET = 256 * 1024
 """Bytes of JSON the task map of a run's status may take."""
+KEEP_FACTOR = 3
+"""How far past the budget the tasks the database lacks may take the task map (etcd's
+limit, 1.5 MiB, stays out of reach)."""
 
 _KEPT_FIRST = (
     TaskState.RUNNING,
@@ -108,12 +111,17 @@ class TaskMap:
         """The tasks in each state kept first past the budget, in the order they came."""
 
     def compact(
-        self, tasks: Mapping[str, TaskStatus], changed: Iterable[str] | None = None
+        self,
+        tasks: Mapping[str, TaskStatus],
+        changed: Iterable[str] | None = None,
+        keep: Collection[str] = (),
     ) -> CompactTasks:
         """The task map to write for ``tasks``: all of it when its JSON fits the budget,
-        else as many running, queued, up-for-retry and failed tasks as fit (in that order
-        of priority; their output dropped and messages shortened if need be). ``changed``:
-        the only tasks whose status may differ from the last call's (None: any)."""
+        else the tasks of ``keep`` (those the database does not have yet: the status is
+        then their only record; up to :data:`KEEP_FACTOR` times the budget) and as many
+        running, queued, up-for-retry and failed tasks as fit (in that order of priority;
+        their output dropped and messages shortened if need be). ``changed``: the only
+        tasks whose status may differ from the last call's (None: any)."""
         entries = self._entries
         if changed is None or len(entries) != len(tasks):
             for gone in entries.keys() - tasks.keys():
@@ -132,7 +140,7 @@ class TaskMap:
         count = len(tasks)
         if 2 + self._sizes + max(count - 1, 0) <= self.budget:
             return CompactTasks(dict(tasks), 0, {name: entries[name].data for name in tasks})
-        return self._over_budget(tasks)
+        return self._over_budget(tasks, keep)
 
     def _rank(self, name: str, state: TaskState | None) -> None:
         for i, ranked in enumerate(self._ranked):
@@ -141,18 +149,28 @@ class TaskMap:
             else:
                 ranked.pop(name, None)
 
-    def _over_budget(self, tasks: Mapping[str, TaskStatus]) -> CompactTasks:
+    def _over_budget(self, tasks: Mapping[str, TaskStatus], keep: Collection[str]) -> CompactTasks:
         # Costs what is kept, not the run's size: the budget fills long before the
         # candidates run out in a big run.
         used = 2  # the braces; every entry adds its size and a comma but the first
         kept: list[tuple[str, _Entry]] = []
+        for name in keep:
+            entry = self._entries.get(name)
+            if entry is None or used + entry.size + 1 > self.budget * KEEP_FACTOR:
+                continue
+            used += entry.size + (1 if kept else 0)
+            kept.append((name, entry))
+        budget = max(self.budget, used)
+        chosen = {name for name, _ in kept}
         full = False
         for ranked in self._ranked:
             for name in ranked:
+                if name in chosen:
+                    continue
                 entry = self._entries[name]
                 for version in (entry, self._trimmed(name, entry)):
                     size = version.size + (1 if kept else 0)
-                    if used + size <= self.budget:
+                    if used + size <= budget:
                         used += size
                         kept.append((name, version))
                         break
@@ -241,12 +259,14 @@ def status_document(
     observed_generation: int | None = None,
     conditions: list[Condition] | None = None,
     unrecorded: Iterable[EndedTry] = (),
+    keep: Collection[str] = (),
 ) -> StatusDocument:
     """The run's status after ``plan``, with ``task_map`` carried from the last pass of
     the run (only the tasks the plan changed are serialised again). ``unrecorded``: the
-    ended tries the last status kept that the database has not recorded yet."""
+    ended tries the last status kept that the database has not recorded yet; ``keep``:
+    the tasks whose status the database has not recorded yet (never left out)."""
     counts = count_tasks(plan.tasks, plan.counts)
-    compact = task_map.compact(plan.tasks, plan.changed)
+    compact = task_map.compact(plan.tasks, plan.changed, keep)
     full = DAGRunStatus(
         observed_generation=observed_generation,
         state=plan.run_state,

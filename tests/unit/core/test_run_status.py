@@ -11,6 +11,7 @@ from airkube.api import DAGRun, RunState, TaskState, TaskStatus
 from airkube.core.model.observed import PodPhase
 from airkube.core.status import (
     DEFAULT_STATUS_BUDGET,
+    TaskMap,
     compact_status,
     count_tasks,
     progress,
@@ -42,6 +43,18 @@ def test_small_maps_are_kept_whole() -> None:
     compact = compact_status(tasks, 10_000)
     assert compact.tasks == tasks
     assert compact.omitted == 0
+
+
+def test_tasks_the_database_lacks_are_never_left_out_up_to_three_budgets() -> None:
+    tasks = {
+        f"t{i:04}": TaskStatus(state=TaskState.SUCCEEDED, output="x" * 500) for i in range(100)
+    }
+    tasks["t0050"] = TaskStatus(state=TaskState.FAILED, message="boom", try_number=3)
+    compact = TaskMap(4096).compact(tasks, keep=["t0003", "t0001"])
+    assert list(compact.tasks) == ["t0001", "t0003", "t0050"]
+    many = TaskMap(4096).compact(tasks, keep=list(tasks))
+    assert 4096 < size(many.tasks) <= 3 * 4096
+    assert many.omitted == 100 - len(many.tasks)
 
 
 def test_past_the_budget_running_and_failed_tasks_are_kept() -> None:
