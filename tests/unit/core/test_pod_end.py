@@ -173,6 +173,10 @@ def gone(**fields: Any) -> ObservedPod:
             ),
         ),
         (failed(), PodEnd(Reason.ERROR, "pod p failed")),
+        (
+            failed(exit_code=0, container_reason="Completed"),
+            PodEnd(Reason.ERROR, "pod p failed, though its container task exited with 0"),
+        ),
         # The pod's own reason, kept (and the controller's, for a pod it made up).
         (
             failed(reason="OutOfcpu", message="Node didn't have enough resource: cpu"),

@@ -115,6 +115,10 @@ def _container_end(pod: ObservedPod, where: str) -> PodEnd:
         return PodEnd(reason, pod.termination_message)
     if code is None:
         return PodEnd(reason, f"{where} failed" + (f" ({reason})" if pod.container_reason else ""))
+    if code == 0:  # the pod failed for another of its containers
+        return PodEnd(
+            Reason.ERROR, f"{where} failed, though its container {CONTAINER_NAME} exited with 0"
+        )
     also = f" ({reason})" if reason != Reason.ERROR else ""
     return PodEnd(reason, f"{container} exited with code {code}{also}")
 
