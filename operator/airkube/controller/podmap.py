@@ -46,19 +46,24 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
         phase = PodPhase(status.get("phase") or "Pending")
     except ValueError:
         phase = PodPhase.UNKNOWN
-    terminated = _task_container_terminated(status)
+    terminated = _task_container_terminated(status) or {}
     waiting = _waiting(status) if phase is PodPhase.PENDING else None
+    disruption = _disruption(status)
     return ObservedPod(
         name=meta["name"],
         task=task,
         try_number=try_number,
         phase=phase,
-        exit_code=terminated.get("exitCode") if terminated else None,
-        reason=(terminated or {}).get("reason") or status.get("reason"),
-        message=status.get("message"),
-        termination_message=(terminated or {}).get("message"),
+        exit_code=terminated.get("exitCode"),
+        reason=status.get("reason") or None,
+        message=status.get("message") or None,
+        container_reason=terminated.get("reason") or None,
+        node_name=(pod.get("spec") or {}).get("nodeName") or None,
+        disruption_reason=disruption.get("reason") or None,
+        disruption_message=disruption.get("message") or None,
+        termination_message=terminated.get("message") or None,
         start_time=parse_time(status.get("startTime")),
-        finish_time=parse_time((terminated or {}).get("finishedAt")),
+        finish_time=parse_time(terminated.get("finishedAt")),
         deletion_time=parse_time(meta.get("deletionTimestamp")),
         waiting_reason=waiting[0] if waiting else None,
         waiting_message=waiting[1] if waiting else None,
@@ -77,6 +82,15 @@ def _task_container_terminated(status: Mapping[str, Any]) -> dict[str, Any] | No
             terminated = (cs.get("state") or {}).get("terminated")
             return dict(terminated) if terminated else None
     return None
+
+
+def _disruption(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pod's DisruptionTarget condition when True (Kubernetes is removing the pod and
+    says why), else {}."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "DisruptionTarget" and condition.get("status") == "True":
+            return dict(condition)
+    return {}
 
 
 def _waiting(status: Mapping[str, Any]) -> tuple[str, str | None] | None:

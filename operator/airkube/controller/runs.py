@@ -136,18 +136,13 @@ class RunReconciler:
     # Observations that come from watch events -------------------------------------------
 
     def pod_gone(self, key: Key, owner: str | None, pod: ObservedPod) -> None:
+        """A watch DELETED event: ``pod`` is the pod's last state (its phase, container
+        end, node and DisruptionTarget condition), kept so that a try whose pod went away
+        between two passes ends as that state says (succeeded, evicted, lost with its
+        node, deleted) rather than as a pod never seen."""
         mem = self.memory.get(key)
-        if mem is not None and mem.uid == owner and not pod.phase.terminal:
-            mem.gone[pod.name] = ObservedPod(
-                name=pod.name,
-                task=pod.task,
-                try_number=pod.try_number,
-                phase=pod.phase,
-                start_time=pod.start_time,
-                reason="PodDeleted",
-                message="the pod was deleted before its task ended",
-                missing=True,
-            )
+        if mem is not None and mem.uid == owner:
+            mem.gone[pod.name] = pod.as_gone()
 
     def forget(self, key: Key) -> None:
         self.memory.pop(key, None)

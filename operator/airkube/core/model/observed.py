@@ -1,9 +1,10 @@
 """What the planner knows of a pod: a small summary the controller makes from the pod
 objects of its watch index (the planner never sees Kubernetes objects)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Self
 
 
 class PodPhase(StrEnum):
@@ -23,11 +24,13 @@ class ObservedPod:
     """One pod of the run, for one try of one task.
 
     The controller fills it from the pod: ``task`` and ``try_number`` from the labels
-    ``airkube.io/task`` and ``airkube.io/try``; ``exit_code``, ``termination_message`` and
-    the container-level ``reason`` (OOMKilled, Error…) from the "task" container's
-    ``state.terminated``; otherwise ``reason``/``message`` from the pod status (Evicted,
-    DeadlineExceeded…); ``waiting_reason``/``waiting_message`` from a waiting container or
-    the PodScheduled condition.
+    ``airkube.io/task`` and ``airkube.io/try``; ``exit_code``, ``termination_message``,
+    ``container_reason`` (OOMKilled, Error…) and ``finish_time`` from the "task"
+    container's ``state.terminated``; ``reason``/``message`` from the pod's status (Evicted,
+    DeadlineExceeded, NodeLost…); ``disruption_reason``/``disruption_message`` from its
+    DisruptionTarget condition; ``waiting_reason``/``waiting_message`` from a waiting
+    container or the PodScheduled condition. core/rules/pod_end.py says from these why a
+    pod that did not succeed ended.
     """
 
     name: str
@@ -36,7 +39,20 @@ class ObservedPod:
     phase: PodPhase
     exit_code: int | None = None
     reason: str | None = None
+    """The pod's ``status.reason`` (Evicted, DeadlineExceeded, NodeLost…), or the
+    controller's own for a pod it made up (PodRejected)."""
     message: str | None = None
+    """The pod's ``status.message`` (what goes with ``reason``)."""
+    container_reason: str | None = None
+    """The task container's ``state.terminated.reason`` (Error, OOMKilled, Completed…)."""
+    node_name: str | None = None
+    """The node the pod was bound to (``spec.nodeName``)."""
+    disruption_reason: str | None = None
+    """The reason of the pod's DisruptionTarget condition (when True): what is removing it
+    (EvictionByEvictionAPI, DeletionByPodGC, DeletionByTaintManager, TerminationByKubelet,
+    PreemptionByScheduler)."""
+    disruption_message: str | None = None
+    """The message of that condition."""
     termination_message: str | None = None
     """What the container wrote to /dev/termination-log (or, failing with nothing written,
     the end of its log)."""
@@ -59,6 +75,10 @@ class ObservedPod:
     """Every container of the pod has terminated. A real kubelet reports that before it
     sets the pod's terminal phase (it first stops the sandbox), so for a moment a pod
     that is done still says Running."""
+
+    def as_gone(self) -> Self:
+        """This pod, known to be gone (its last state as seen in a watch DELETED event)."""
+        return replace(self, missing=True)
 
     @property
     def deleted(self) -> bool:

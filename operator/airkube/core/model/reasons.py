@@ -9,6 +9,14 @@ class Reason:
     ERROR = "Error"
     TIMEOUT = "Timeout"
     POD_LOST = "PodLost"
+    """The pod went away with its node (deleted by the pod GC or the taint manager, the
+    node lost), or was never seen, or never finished terminating."""
+    EVICTED = "Evicted"
+    """Evicted: through the Eviction API (a drain), by the kubelet (node pressure, node
+    shutdown) or preempted by the scheduler."""
+    DELETED = "Deleted"
+    """Someone other than airkube deleted the pod before its task ended."""
+    OOM_KILLED = "OOMKilled"
     PENDING_TIMEOUT = "PendingTimeout"
     SKIP_EXIT_CODE = "SkipExitCode"
     TEMPLATE_ERROR = "TemplateError"

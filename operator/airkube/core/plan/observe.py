@@ -18,6 +18,7 @@ from airkube.core.model.reasons import Reason
 from airkube.core.model.step import Step
 from airkube.core.model.text import truncate_utf8
 from airkube.core.rules import pending
+from airkube.core.rules.pod_end import pod_end
 from airkube.core.rules.retries import fail_try
 from airkube.core.rules.timeouts import (
     execution_deadline,
@@ -67,8 +68,6 @@ def observe_task(
         if missing.passed(now):
             return _fail(facts, name, status, missing.reason, missing.message)
         return Step(status, wakeup=missing.at)
-    if pod.missing:
-        return _fail(facts, name, status, Reason.POD_LOST, f"pod {pod.name} was deleted")
     phase = pod.phase
     if not phase.terminal and pod.exit_code is not None:
         # The task container ended but a sidecar keeps the pod going: the try is over
@@ -76,7 +75,9 @@ def observe_task(
         phase = PodPhase.SUCCEEDED if pod.exit_code == 0 else PodPhase.FAILED
     if phase is PodPhase.SUCCEEDED:
         return Step(_succeeded(status, pod, facts))
-    if phase is PodPhase.FAILED:
+    if phase is PodPhase.FAILED or pod.missing:
+        # A pod gone before it succeeded ended as its last state says (an eviction, its
+        # node lost, a deletion): core/rules/pod_end.py.
         return _pod_failed(facts, name, status, pod)
     return _pod_active(facts, name, status, pod)
 
@@ -142,16 +143,17 @@ def _pod_failed(facts: RunFacts, name: str, status: TaskStatus, pod: ObservedPod
                 }
             )
         )
-    reason = pod.reason or Reason.ERROR
-    message = pod.termination_message or pod.message
+    end = pod_end(pod)
+    reason, message = end.reason, end.message
     deadline = execution_deadline(task, start)
     # The kubelet enforces activeDeadlineSeconds too; its kill may be reported as the
     # container's "Error" rather than the pod's "DeadlineExceeded".
-    if reason == "DeadlineExceeded" or (deadline is not None and deadline.passed(ended)):
+    if pod.reason == "DeadlineExceeded" or (
+        not end.removed and deadline is not None and deadline.passed(ended)
+    ):
         reason = Reason.TIMEOUT
-        message = timeout_message(task) + (f": {message}" if message else "")
-    elif not message and pod.exit_code is not None:
-        message = f"exited with {pod.exit_code}"
+        detail = pod.termination_message or pod.message
+        message = timeout_message(task) + (f": {detail}" if detail else "")
     status = status.model_copy(update={"start_time": start})
     return _fail(facts, name, status, reason, message, pod.exit_code, ended)
 
@@ -166,7 +168,11 @@ def _pod_active(facts: RunFacts, name: str, status: TaskStatus, pod: ObservedPod
     terminating = pod_terminating_deadline(pod, facts.options)
     if terminating is not None:
         if terminating.passed(now):
-            return _fail(facts, name, status, terminating.reason, terminating.message)
+            reason, message = terminating.reason, terminating.message
+            if pod.disruption_reason is not None:  # what is removing it says more
+                end = pod_end(pod)
+                reason, message = end.reason, f"{end.message}; {message}"
+            return _fail(facts, name, status, reason, message)
         return Step(status, wakeup=terminating.at)
     task = facts.resolved(name)
     # A pod that cannot start: why it waits, and its pendingTimeout.
