@@ -25,8 +25,9 @@
 #     kernel.panic_on_oops, vm.overcommit_memory, vm.panic_on_oom, kernel.keys.*) it
 #     bind-mounts plain files, so the host's values never change.
 #   - one cgroup, $NODE_CGROUP, in each cgroup v1 hierarchy: kubelet's cgroupRoot, and the
-#     home of containerd and kubelet themselves. `down` kills every process in it and
-#     removes it.
+#     home of containerd and kubelet themselves (runc makes the containers' cgroups under
+#     it in the cgroup v2 hierarchy of a hybrid host too). `down` kills every process in
+#     them and removes them, children first, in every hierarchy.
 #   - its state under $AIRKUBE_CACHE/node/<cluster>, removed by `down`; the images it
 #     imported stay in containerd's root, $AIRKUBE_CACHE/node-images/<cluster>, so the
 #     next `up` need not unpack them again (the containers recorded there are removed
@@ -71,9 +72,17 @@ prereqs() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The cgroup v1 hierarchies (one directory each under /sys/fs/cgroup).
+# The cgroup v1 hierarchies (one directory each under /sys/fs/cgroup), named ones
+# (name=systemd) included: the node's own cgroup is made in each.
 hierarchies() {
   awk '$3 == "cgroup" { print $2 }' /proc/self/mounts
+}
+
+# Every cgroup hierarchy, the cgroup v2 one of a hybrid host (/sys/fs/cgroup/unified)
+# too: runc makes each container's cgroup there as well, under the node's cgroupRoot,
+# so that is where the node's processes are looked for and its cgroups removed.
+all_hierarchies() {
+  awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts
 }
 
 make_cgroups() {
@@ -99,7 +108,7 @@ join_node_cgroup() {
 # Every process in the node's cgroups: kubelet, containerd, its shims, every container.
 node_pids() {
   local h
-  for h in $(hierarchies); do
+  for h in $(all_hierarchies); do
     [[ -d "$h/$NODE_CGROUP" ]] && find "$h/$NODE_CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null
   done | sort -un
 }
@@ -123,14 +132,19 @@ kill_all() {
   done
 }
 
+# Remove the node's cgroups in every hierarchy, children first (rmdir: a cgroup goes
+# only empty, and only once its children are gone); its processes are gone already.
 remove_cgroups() {
-  local h deadline
-  for h in $(hierarchies); do
+  local h deadline left
+  for h in $(all_hierarchies); do
     [[ -d "$h/$NODE_CGROUP" ]] || continue
     deadline=$((SECONDS + 10))
     # A cgroup whose last process just died can stay busy for a moment.
     until find "$h/$NODE_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null; [[ ! -d "$h/$NODE_CGROUP" ]]; do
-      ((SECONDS < deadline)) || die "cannot remove the cgroup $h/$NODE_CGROUP"
+      if ((SECONDS >= deadline)); then
+        left="$(find "$h/$NODE_CGROUP" -depth -type d | tr '\n' ' ')"
+        die "cannot remove the cgroups ${left}(processes in them: $(node_pids | tr '\n' ' '))"
+      fi
       sleep 0.2
     done
   done

@@ -36,8 +36,10 @@ def _lines(*cmd: str) -> list[str]:
 
 
 def hierarchies() -> list[Path]:
+    """Every cgroup hierarchy: the v1 ones, named ones, and the v2 one of a hybrid host
+    (/sys/fs/cgroup/unified), where runc makes the containers' cgroups too."""
     mounts = Path("/proc/self/mounts").read_text().splitlines()
-    return [Path(line.split()[1]) for line in mounts if line.split()[2] == "cgroup"]
+    return [Path(line.split()[1]) for line in mounts if line.split()[2] in ("cgroup", "cgroup2")]
 
 
 @dataclass(frozen=True)

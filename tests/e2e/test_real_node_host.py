@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from .cluster import HACK, Cluster, node_var
-from .host_state import HostState, host_state, sysctls
+from .host_state import HostState, hierarchies, host_state, sysctls
 from .waiting import watch_pod
 
 pytestmark = pytest.mark.skipif(
@@ -85,6 +85,9 @@ def test_stopping_the_node_with_containers_running_leaves_the_host_as_it_was(
     assert sysctls() == host_sysctls_at_start
     running = host_state(cycled_node)
     assert running.node_processes, "the node's processes are in its cgroup"
+    # In every hierarchy, the cgroup v2 one of a hybrid host included (the containers'
+    # cgroups are made there too): what `down` must remove.
+    assert len(running.cgroups) == len(hierarchies()), running.cgroups
     assert running.mounts == before.mounts, "no mount of the node is visible on the host"
 
     node_sh(cluster, "down")

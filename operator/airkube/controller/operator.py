@@ -39,6 +39,7 @@ from airkube.store.repository import Store
 
 from .clock import Clock, utc_now
 from .dags import DagReconciler
+from .health import Health
 from .informer import Informer, Key, dag_of_run
 from .peering import DemotedError, Peering, StandbyWriteError, guard_writes, replica_identity
 from .podmap import observe_pod, owner_uid, run_key
@@ -107,6 +108,7 @@ class Operator:
         # DAG passes (status writes, dry runs of their pods) neither delay pods nor schedules.
         self.dag_kube = Kube(api, concurrency=4, name="dags")
         self.store = store
+        self.health = Health(store.health)
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
@@ -311,7 +313,9 @@ class Operator:
         if self.peering is not None:
             await self.peering.prepare()
         ready = asyncio.Event()
-        liveness = f"http://0.0.0.0:{s.health_port}/healthz" if s.health_port else None
+        if s.health_port:
+            await self.health.start(s.health_port)
+        health_task = asyncio.create_task(self.health.watch(), name="health")
         kopf_task = asyncio.create_task(
             kopf.operator(
                 registry=self.registry,
@@ -321,7 +325,7 @@ class Operator:
                 identity=cast(Any, self.identity),  # kopf types it as its own NewType
                 clusterwide=not s.namespaces,
                 namespaces=list(s.namespaces),
-                liveness_endpoint=liveness,
+                liveness_endpoint=None,  # ours: self.health (see airkube.controller.health)
                 ready_flag=ready,
                 stop_flag=self.stop_flag,
             ),
@@ -353,12 +357,13 @@ class Operator:
             await kopf_task
         finally:
             ready_wait.cancel()
-            for task in (self.work_task, peering_task):
+            for task in (self.work_task, peering_task, health_task):
                 if task is None:
                     continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self.health.stop()
             self.db_pool.shutdown(wait=True)
             self.kube.close()
             self.schedule_kube.close()

@@ -16,7 +16,7 @@ controller and the CLI call), ``engine`` (URL → configured engine), ``migrate`
     store.list_runs("data", "etl", limit=20)
 """
 
-from .errors import StoreError, StoreUnavailableError
+from .errors import StoreError, StoreFileLostError, StoreUnavailableError
 from .records import (
     RunRecord,
     StoredDag,
@@ -35,6 +35,7 @@ __all__ = [
     "RunRecord",
     "Store",
     "StoreError",
+    "StoreFileLostError",
     "StoreUnavailableError",
     "StoredDag",
     "StoredDagVersion",

@@ -2,7 +2,8 @@
 
 Everything that goes wrong talking to the database surfaces as :class:`StoreError`
 (or its subclass :class:`StoreUnavailableError` for problems that may go away by
-themselves), with a one-line message that names the URL with its password masked and
+themselves, or :class:`StoreFileLostError` when a SQLite file was deleted or replaced
+under the running process), with a one-line message that names the URL with its password masked and
 says what to do, so the CLI can print it as it is and the controller can retry.
 Invalid records are programming errors and raise ``ValueError`` when they are built.
 """
@@ -20,6 +21,11 @@ class StoreError(Exception):
 
 class StoreUnavailableError(StoreError):
     """The database is unreachable, locked or went away: retrying later may succeed."""
+
+
+class StoreFileLostError(StoreError):
+    """The SQLite file this store opened was deleted or replaced: nothing more is written
+    (it would go into a file no one will read again) until the process restarts."""
 
 
 def mask_url(url: str) -> str:

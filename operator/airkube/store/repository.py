@@ -13,14 +13,23 @@ incarnation recorded under that name.
 
 The store is synchronous (SQLAlchemy's sync engine); from asyncio code call it through
 ``asyncio.to_thread``. It is safe to share between threads.
+
+A SQLite store remembers which file it opened (:class:`SqliteFile`): every transaction
+first checks that the path still names that file, and :meth:`Store.health` says so too.
+A file deleted or replaced under the process raises :class:`StoreFileLostError` instead
+of writing on into a file no one will read again.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Self
+from pathlib import Path
+from typing import Any, Final, Self
 
 from alembic.util.exc import CommandError
 from sqlalchemy import (
@@ -41,7 +50,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .engine import create_store_engine, masked, writing
-from .errors import StoreError, StoreUnavailableError, one_line
+from .errors import StoreError, StoreFileLostError, StoreUnavailableError, one_line
 from .migrate import current_revision, head_revision, upgrade
 from .models import Dag, DagRun, DagVersion, TaskInstance
 from .records import (
@@ -65,6 +74,80 @@ DAGS: Table = Dag.__table__  # type: ignore[assignment]
 DAG_VERSIONS: Table = DagVersion.__table__  # type: ignore[assignment]
 DAG_RUNS: Table = DagRun.__table__  # type: ignore[assignment]
 TASK_INSTANCES: Table = TaskInstance.__table__  # type: ignore[assignment]
+# How long flushing a lost file's WAL waits for a reader of ours (it is tried again later).
+FLUSH_TIMEOUT_S: Final = 1.0
+
+
+class SqliteFile:
+    """The SQLite file a store opened, and whether its path still names that file.
+
+    SQLite keeps using the file it opened, so a database deleted (or replaced by a
+    ``mv``) under a running process goes on taking writes that no one will ever read.
+    This remembers the file's identity (device, inode) when the store opens it; an
+    ``os.stat`` of the path (microseconds) before each transaction tells if it is gone.
+
+    It also holds a connection of its own, from the start: when the file is lost, the
+    frames of its write-ahead log still lie in ``<path>-wal``, and a database moved to
+    that path would take them for its own at its next open (the old content, or a corrupt
+    file). Checkpointing them into the lost file through that connection and truncating
+    the log prevents it; the connection works on the files it opened (by descriptor), so
+    a newer log at the path is never touched.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._anchor = sqlite3.connect(
+            path, timeout=FLUSH_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            # A read opens the log (in WAL mode), which the connection then keeps open.
+            self._anchor.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            st = os.stat(path)
+        except BaseException:
+            self._anchor.close()
+            raise
+        self._identity = (st.st_dev, st.st_ino)
+        self._lock = threading.Lock()
+        self._flushed = False
+
+    def problem(self) -> str | None:
+        """None while the path names the file opened, else what happened and what to do."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            what, then = "was deleted", "migrates a new database there"
+        except OSError as e:
+            what, then = f"cannot be examined ({e.strerror})", "opens it again"
+        else:
+            if (st.st_dev, st.st_ino) == self._identity:
+                return None
+            what, then = "was replaced by another file", "opens the file now there"
+        self._flush()
+        return (
+            f"metadata database {self.path} {what} while it was open; nothing more is written "
+            f"to it: restart the operator (it {then} and rebuilds the history of the runs "
+            "that still exist from their statuses)"
+        )
+
+    def check(self) -> None:
+        """Raise :class:`StoreFileLostError` if the path no longer names the file opened."""
+        problem = self.problem()
+        if problem is not None:
+            raise StoreFileLostError(problem)
+
+    def close(self) -> None:
+        with self._lock:
+            self._anchor.close()
+
+    def _flush(self) -> None:
+        with self._lock:
+            if self._flushed:
+                return
+            try:
+                busy, _, _ = self._anchor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error:
+                return  # closed, or not in WAL mode: nothing to flush
+            self._flushed = not busy
 
 
 class Store:
@@ -77,6 +160,7 @@ class Store:
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(writing(engine), expire_on_commit=False)
         self._dialect = engine.dialect.name
+        self._file: SqliteFile | None = None
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True, **engine_args: Any) -> Self:
@@ -94,14 +178,22 @@ class Store:
                 store._migrate()
             else:
                 store._check_schema()
+            store._watch_file()
         except BaseException:
             engine.dispose()
             raise
         return store
 
+    def health(self) -> str | None:
+        """None while the store can work; else why not, in one line (a SQLite file that was
+        deleted or replaced under this process: see :class:`SqliteFile`)."""
+        return None if self._file is None else self._file.problem()
+
     def close(self) -> None:
         """Close the pooled connections."""
         self.engine.dispose()
+        if self._file is not None:
+            self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -331,6 +423,15 @@ class Store:
                 "start) or run: python -m airkube.store.migrate upgrade URL"
             )
 
+    def _watch_file(self) -> None:
+        database = self.engine.url.database
+        if self._dialect != "sqlite" or not database:
+            return
+        try:
+            self._file = SqliteFile(Path(database))
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"metadata database {self.url}: cannot open it: {e}") from None
+
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         if self._dialect == "postgresql":
             return postgresql.insert(table)
@@ -472,7 +573,11 @@ class Store:
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Turn driver errors into StoreError with one line naming the database."""
+        """Turn driver errors into StoreError with one line naming the database; first,
+        refuse to work on a SQLite file that was lost (before a connection is taken: a new
+        one would create an empty file at the path)."""
+        if self._file is not None:
+            self._file.check()
         try:
             yield
         except StoreError:
