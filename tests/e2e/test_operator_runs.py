@@ -290,7 +290,8 @@ def test_a_pod_deleted_by_someone_else_is_a_failed_try_and_is_retried(
     with Store.from_url(operator.db_url, migrate=False) as store:
         first = [x for x in store.task_tries(namespace, "fragile-1") if x.try_number == 1]
     assert first[0].state == "UpForRetry"
-    assert first[0].reason in ("PodDeleted", "PodLost"), first[0]
+    assert first[0].reason == "Deleted", first[0]
+    assert "not by airkube" in (first[0].message or ""), first[0]
     assert (
         get_run(custom, namespace, "fragile-1")["status"]["tasks"]["work"]["podName"] != first_pod
     )

@@ -148,7 +148,8 @@ class TaskStatus(StatusModel):
         default=None,
         description=(
             "Why the try ended as it did, in one CamelCase word: Error, Timeout, OOMKilled, "
-            "Evicted, PodLost, PendingTimeout, SkipExitCode, UpstreamFailed, RunCancelled, "
+            "Evicted, PodLost, Deleted, PendingTimeout, SkipExitCode, UpstreamFailed, "
+            "RunCancelled, "
             "RunTimeout…; while Queued, why its pod has not started yet: Unschedulable, "
             "ImagePullBackOff, CreateContainerConfigError…"
         ),

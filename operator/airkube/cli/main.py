@@ -122,6 +122,7 @@ def run(
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
     import re
 
+    from airkube.controller.health import HealthServerError
     from airkube.controller.operator import run_operator
     from airkube.controller.peering import DemotedError, PeeringError
     from airkube.controller.settings import OperatorSettings
@@ -172,7 +173,7 @@ def run(
         fail(str(e))
     try:
         run_operator(settings, store)
-    except (KubeConfigError, PeeringError, DemotedError) as e:
+    except (KubeConfigError, PeeringError, DemotedError, HealthServerError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         pass

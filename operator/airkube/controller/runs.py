@@ -58,7 +58,7 @@ from airkube.core.templates import run_renderer
 from airkube.core.timestamps import parse_time
 from airkube.core.validation import ProblemReason
 from airkube.kube.apply import Kube
-from airkube.store.errors import StoreError
+from airkube.store.errors import StoreError, StoreFileLostError
 from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
@@ -433,8 +433,9 @@ class RunReconciler:
             await self._db(self.store.record_pass, record, [t for t in tries if t], now)
         except StoreError as e:
             # The status holds the truth meanwhile, ended tries included; the next pass
-            # writes all of it again.
-            log.warning("run %s/%s: %s", key[0], key[1], e)
+            # writes all of it again. A lost SQLite file is said once, by the health check.
+            if not isinstance(e, StoreFileLostError):
+                log.warning("run %s/%s: %s", key[0], key[1], e)
             mem.db_synced = False
             mem.unrecorded = list(status.ended_tries or ())
             mem.unrecorded_tasks.update(changed)
