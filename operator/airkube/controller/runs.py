@@ -4,13 +4,14 @@ Fetch: the run (its latest status as this process last wrote it, else as read), 
 pods of the run from kopf's watch-fed index, pods known to be gone, pods the API server
 refused, the DAG. Decide (core, pure): admission (``rules.admission``), the DAG version it
 follows (``rules.pinning``), the pass (``plan``) or, when it cannot go on, its abort
-(``plan.finish.abort``), pod GC and history limits (``rules.retention``). Apply: delete
-pods, create pods (before the status is written, so a pass cut short is recovered by
-adopting the pods it made), patch the status once, post the events, then write to the
-database what the status now says — the status is the truth and the database follows it:
-a pass whose status write failed writes nothing else, and a run whose database write
-failed (or that this process has not written yet, as after a restart) has its whole
-status written again. Nothing here decides anything about a run.
+(``plan.finish.abort``), pod GC and history limits (``rules.retention``). Apply: create
+pods (before the status is written, so a pass cut short is recovered by adopting the
+pods it made), patch the status once, delete pods (after it, so the status says why),
+post the events, then write to the database what the status now says. The status is the
+truth and the database follows it: a pass whose status write failed writes nothing else,
+and a run whose database write failed (or that this process has not written yet, as
+after a restart) has its whole status written again. Nothing here decides anything about
+a run.
 """
 
 from __future__ import annotations
@@ -360,8 +361,6 @@ class RunReconciler:
         now: datetime,
     ) -> None:
         namespace = key[0]
-        if result.deletes:
-            await self.kube.delete_pods(namespace, [d.name for d in result.deletes])
         rejected: list[ObservedPod] = []
         if result.creates:
             results = await self.kube.create_pods(namespace, [c.manifest for c in result.creates])
@@ -389,6 +388,11 @@ class RunReconciler:
         )
         if not await self._write(key, mem, document.full, document.raw):
             return
+        if result.deletes:
+            # After the status that says why (a timeout, a cancel): a pod deleted by a pass
+            # whose status was not written would read as deleted by someone else. A pass
+            # cut short here leaves a pod no try waits for, which the next one deletes.
+            await self.kube.delete_pods(namespace, [d.name for d in result.deletes])
         for event in result.events:
             await self._post(resource, event, now)
         await self._record(key, resource, mem, result.changed, now)
@@ -529,8 +533,6 @@ class RunReconciler:
             status = DAGRunStatus()
         uid = (body.get("metadata") or {}).get("uid") or ""
         result = abort(status, list(self.pods_of(key, uid)), now, reason, message[:2000])
-        if result.deletes:
-            await self.kube.delete_pods(key[0], [d.name for d in result.deletes])
         compact = compact_status(result.tasks, self.status_budget)
         new = {
             **old,
@@ -542,6 +544,8 @@ class RunReconciler:
         if compact.tasks:
             new["tasks"] = {name: t.to_dict() for name, t in compact.tasks.items()}
         await self.kube.patch_status(PLURAL, key[0], key[1], merge_patch(old, new))
+        if result.deletes:
+            await self.kube.delete_pods(key[0], [d.name for d in result.deletes])
         await self.kube.post_event(body, type_="Warning", reason=reason, note=message, now=now)
 
     async def _gc_pods(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
