@@ -396,6 +396,19 @@ class RunReconciler:
         for event in result.events:
             await self._post(resource, event, now)
         await self._record(key, resource, mem, result.changed, now)
+        if mem.gone:
+            # A gone pod matters while its try may still be going: older tries' ends are
+            # written.
+            tasks = result.tasks
+            mem.gone = {
+                name: pod
+                for name, pod in mem.gone.items()
+                if (task := tasks.get(pod.task)) is not None
+                and (
+                    pod.try_number > task.try_number
+                    or (pod.try_number == task.try_number and not task.state.finished_try)
+                )
+            }
         for pod in rejected:
             mem.gone[pod.name] = pod
         if not result.run_state.finished:
