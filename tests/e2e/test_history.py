@@ -9,9 +9,7 @@ from typing import Any
 
 from kubernetes import client
 
-from airkube.store.records import StoredTaskTry
-from airkube.store.repository import Store
-
+from .history import recorded
 from .operator_process import OperatorProcess
 from .refusal import refusing_status_writes
 from .resources import TERMINAL, apply_dag, create_run, events_of, sim, state, task, tasks
@@ -22,22 +20,12 @@ def finished(run: dict[str, Any]) -> bool:
     return state(run) in TERMINAL
 
 
-def recorded(operator: OperatorProcess, namespace: str, run: str) -> list[StoredTaskTry]:
-    """The run's tries once the database has the run's end (it follows the status, which
-    the test saw first)."""
-    deadline = time.monotonic() + 10
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        while True:
-            stored = store.get_run(namespace, run)
-            if (stored is not None and stored.state in TERMINAL) or time.monotonic() > deadline:
-                return store.task_tries(namespace, run)
-            time.sleep(0.05)
-
-
-def assert_database_agrees(operator: OperatorProcess, namespace: str, run: dict[str, Any]) -> None:
+def assert_database_agrees(
+    custom: client.CustomObjectsApi, operator: OperatorProcess, namespace: str, run: dict[str, Any]
+) -> None:
     """Every task's current try in the status is the task's last row, field by field."""
     name = run["metadata"]["name"]
-    rows = recorded(operator, namespace, name)
+    stored, rows = recorded(custom, operator.db_url, namespace, name)
     last = {t.task_name: t for t in rows}  # ordered by try: the last one wins
     got = {n: (r.try_number, r.state, r.exit_code, r.reason, r.pod_name) for n, r in last.items()}
     want = {
@@ -46,8 +34,6 @@ def assert_database_agrees(operator: OperatorProcess, namespace: str, run: dict[
     }
     assert got == want
     assert all(r.end_time is not None for r in rows), rows
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        stored = store.get_run(namespace, name)
     assert stored is not None
     assert stored.state == state(run)
 
@@ -84,7 +70,7 @@ def test_a_join_after_a_skip_and_a_failure_agrees_in_status_and_database_through
     assert state(run) == "Failed", run["status"]
     assert (tasks(run)["skip"]["state"], tasks(run)["fail"]["state"]) == ("Skipped", "Failed")
     assert tasks(run)["join"]["state"] in ("Skipped", "UpstreamFailed")
-    assert_database_agrees(operator, namespace, run)
+    assert_database_agrees(custom, operator, namespace, run)
 
 
 def test_every_try_of_a_retried_task_is_recorded_and_ended_and_no_row_is_a_placeholder(
@@ -113,7 +99,7 @@ def test_every_try_of_a_retried_task_is_recorded_and_ended_and_no_row_is_a_place
     run = watch_run(custom, namespace, "flaky-1", finished, timeout=60)
 
     assert state(run) == "Failed", run["status"]
-    rows = recorded(operator, namespace, "flaky-1")
+    _, rows = recorded(custom, operator.db_url, namespace, "flaky-1")
     assert [(r.task_name, r.try_number, r.state) for r in rows] == [
         ("after", 0, "UpstreamFailed"),
         ("flaky", 1, "UpForRetry"),
@@ -129,7 +115,7 @@ def test_every_try_of_a_retried_task_is_recorded_and_ended_and_no_row_is_a_place
             assert r.start_time is not None, r
     flaky = [r for r in rows if r.task_name == "flaky"]
     assert all(r.exit_code == 1 and r.message == "no route to host" for r in flaky), flaky
-    assert_database_agrees(operator, namespace, run)
+    assert_database_agrees(custom, operator, namespace, run)
     assert "endedTries" not in run["status"]
 
     notes = Counter((e.reason, e.note) for e in events_of(api, namespace, "flaky-1"))

@@ -12,8 +12,7 @@ from typing import Any
 
 from kubernetes import client
 
-from airkube.store.repository import Store
-
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, sim, state, task, tasks
 from .waiting import GROUP, VERSION, watch_run
@@ -61,14 +60,12 @@ def test_operator_killed_repeatedly_finishes_every_run_without_a_second_pod_per_
     per_pod = Counter(e.involved_object.name for e in scheduled)
     assert len(per_pod) == 9, per_pod
     assert set(per_pod.values()) == {1}, per_pod
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        stored = store.task_tries(namespace, "sturdy-1")
-        recorded = store.get_run(namespace, "sturdy-1")
+    stored_run, stored = recorded(custom, operator.db_url, namespace, "sturdy-1")
     assert sorted((t.task_name, t.try_number, t.state) for t in stored) == sorted(
         (name, 1, "Succeeded") for name in ["a", *fan, "c", "d"]
     )
-    assert recorded is not None
-    assert recorded.state == "Succeeded"
+    assert stored_run is not None
+    assert stored_run.state == "Succeeded"
 
 
 def test_history_limits_delete_old_runs_and_the_database_keeps_them(

@@ -10,6 +10,7 @@ from kubernetes import client
 from airkube.store.repository import Store
 
 from .cluster import Cluster
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import (
     TERMINAL,
@@ -117,8 +118,8 @@ def test_failing_task_is_retried_then_fails_and_trigger_rules_pick_what_still_ru
     assert t["cleanup"]["state"] == "Succeeded"
     assert t["alert"]["state"] == "Succeeded"
 
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        tries = [x for x in store.task_tries(namespace, "flaky-1") if x.task_name == "extract"]
+    _, rows = recorded(custom, operator.db_url, namespace, "flaky-1")
+    tries = [x for x in rows if x.task_name == "extract"]
     assert [(x.try_number, x.state) for x in tries] == [(1, "UpForRetry"), (2, "Failed")]
     assert tries[0].end_time is not None
     assert tries[1].start_time is not None
@@ -185,8 +186,7 @@ def test_task_output_is_kept_in_status_and_in_the_database(
 
     assert state(run) == "Succeeded"
     assert tasks(run)["b"]["output"] == output
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        stored = {x.task_name: x for x in store.task_tries(namespace, "produce-1")}
+    stored = {x.task_name: x for x in recorded(custom, operator.db_url, namespace, "produce-1")[1]}
     assert stored["b"].output == output
     assert stored["b"].state == "Succeeded"
 
@@ -287,8 +287,8 @@ def test_a_pod_deleted_by_someone_else_is_a_failed_try_and_is_retried(
     assert tasks(retrying)["work"]["tryNumber"] == 2, retrying["status"]
     run = watch_run(custom, namespace, "fragile-1", finished, timeout=30)
     assert state(run) == "Succeeded"
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        first = [x for x in store.task_tries(namespace, "fragile-1") if x.try_number == 1]
+    _, rows = recorded(custom, operator.db_url, namespace, "fragile-1")
+    first = [x for x in rows if x.try_number == 1]
     assert first[0].state == "UpForRetry"
     assert first[0].reason == "Deleted", first[0]
     assert "not by airkube" in (first[0].message or ""), first[0]

@@ -151,9 +151,14 @@ def assert_one_pod_per_try(
 
 
 def assert_recorded_once(pg_url: str, namespace: str, run_name: str, expected: list[str]) -> None:
+    deadline = time.monotonic() + 15  # the database follows the status the test saw
     with Store.from_url(pg_url, migrate=False) as store:
+        while True:
+            run = store.get_run(namespace, run_name)
+            if (run is not None and run.state == "Succeeded") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         tries = store.task_tries(namespace, run_name)
-        run = store.get_run(namespace, run_name)
     assert sorted((t.task_name, t.try_number, t.state) for t in tries) == sorted(
         (name, 1, "Succeeded") for name in expected
     )

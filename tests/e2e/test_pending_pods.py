@@ -11,10 +11,9 @@ from typing import Any
 
 from kubernetes import client
 
-from airkube.store.repository import Store
-
 from .cli import airkube
 from .cluster import Cluster
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, events_of, state, tasks
 from .waiting import watch_run
@@ -121,11 +120,10 @@ def check_waits_then_fails_twice(
     assert f"did not start within its pendingTimeout ({TIMEOUT})" in entry["message"], entry
     assert any(r in entry["message"] for r in reasons), entry
     event_reasons(api, namespace, run, {"PodPending", "TaskRetrying", "TaskFailed", "RunFailed"})
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        rows = sorted(
-            (x for x in store.task_tries(namespace, run) if x.task_name == "stuck"),
-            key=lambda x: x.try_number,
-        )
+    rows = sorted(
+        (x for x in recorded(custom, operator.db_url, namespace, run)[1] if x.task_name == "stuck"),
+        key=lambda x: x.try_number,
+    )
     # The first try's row was last written when it failed and waited for its retry.
     assert [(x.try_number, x.state, x.reason) for x in rows] == [
         (1, "UpForRetry", "PendingTimeout"),

@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from airkube.store.repository import Store
-
 from .cli import PLUGIN, airkube, plugin
 from .cluster import Cluster
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, events_of, sim, state, task, tasks
 from .waiting import watch_run
@@ -123,9 +122,8 @@ def test_plugin_shows_a_run_as_a_tree_prints_logs_and_clears_failed_tasks(
     assert run["status"]["lastClearId"] == run["spec"]["clear"]["id"]
     cleared = [e.note for e in events_of(api, namespace, name) if e.reason == "Cleared"]
     assert cleared == ["cleared 2 tasks: check, load"], cleared
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        tries = [(t.task_name, t.try_number, t.state) for t in store.task_tries(namespace, name)]
-        stored = store.get_run(namespace, name)
+    stored, rows = recorded(custom, operator.db_url, namespace, name)
+    tries = [(t.task_name, t.try_number, t.state) for t in rows]
     assert [t for t in tries if t[0] == "check"] == [
         ("check", 1, "UpForRetry"),
         ("check", 2, "Failed"),

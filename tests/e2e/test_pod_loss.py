@@ -19,8 +19,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from airkube.store.repository import Store
-
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, sim, state, task, tasks
 from .waiting import watch_run, watch_until
@@ -183,8 +182,7 @@ def test_a_node_deleted_under_a_running_pod_loses_the_try_and_the_retry_runs(
     assert state(run) == "Succeeded", run["status"]
     assert work(run)["tryNumber"] == 2
     assert work(run)["podName"] != first
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        tries = {t.try_number: t for t in store.task_tries(namespace, "lost-1")}
+    tries = {t.try_number: t for t in recorded(custom, operator.db_url, namespace, "lost-1")[1]}
     assert tries[1].reason == "PodLost", tries[1]
     assert tries[1].message is not None
     assert lost_node in tries[1].message, tries[1]
@@ -235,7 +233,6 @@ def test_an_evicted_pod_fails_its_try_as_evicted_and_the_retry_runs(
     run = watch_run(custom, namespace, "evicted-1", finished, timeout=30)
     assert state(run) == "Succeeded", run["status"]
     assert work(run)["tryNumber"] == 2
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        tries = {t.try_number: t for t in store.task_tries(namespace, "evicted-1")}
+    tries = {t.try_number: t for t in recorded(custom, operator.db_url, namespace, "evicted-1")[1]}
     assert tries[1].reason == "Evicted", tries[1]
     assert tries[1].message == status["message"]

@@ -11,10 +11,9 @@ from typing import Any
 
 from kubernetes import client
 
-from airkube.store.repository import Store
-
 from .cli import airkube
 from .cluster import Cluster
+from .history import recorded
 from .operator_process import OperatorProcess
 from .resources import TERMINAL, apply_dag, create_run, state, task, tasks, when
 from .waiting import settled_pods, watch_pod, watch_run
@@ -91,8 +90,8 @@ def test_what_a_command_prints_exits_with_and_writes_reaches_logs_status_and_dat
     fail_log = airkube(cluster, namespace, "logs", "talk-1", "fail").stdout
     assert "about to fail" in fail_log.splitlines(), fail_log
 
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        stored = {(x.task_name, x.try_number): x for x in store.task_tries(namespace, "talk-1")}
+    rows = recorded(custom, operator.db_url, namespace, "talk-1")[1]
+    stored = {(x.task_name, x.try_number): x for x in rows}
     say_row, fail_row = stored["say", 1], stored["fail", 1]
     assert (say_row.state, say_row.exit_code, say_row.output) == ("Succeeded", 0, "out-42")
     assert (fail_row.state, fail_row.exit_code) == ("Failed", 3)
@@ -169,8 +168,11 @@ def test_a_container_over_its_memory_limit_is_an_oomkilled_try_and_is_retried(
     for pod in pods:
         (status,) = pod.status.container_statuses
         assert status.state.terminated.reason == "OOMKilled", status
-    with Store.from_url(operator.db_url, migrate=False) as store:
-        rows = [x for x in store.task_tries(namespace, "hungry-1") if x.task_name == "eat"]
+    rows = [
+        x
+        for x in recorded(custom, operator.db_url, namespace, "hungry-1")[1]
+        if x.task_name == "eat"
+    ]
     last = max(rows, key=lambda x: x.try_number)
     assert (last.try_number, last.state, last.exit_code) == (2, "Failed", 137)
     assert "OOMKilled" in (last.reason or "") + (last.message or "")

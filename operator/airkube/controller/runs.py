@@ -384,7 +384,11 @@ class RunReconciler:
             conditions=mem.status.conditions,
             task_map=mem.task_map,
             unrecorded=mem.unrecorded,
-            keep=mem.unrecorded_tasks.union(result.changed),
+            # Tries the database may not have yet stay in the status whatever its size
+            # (an end without a try can be decided again: it is not kept).
+            keep=mem.unrecorded_tasks.union(
+                n for n in result.changed if result.tasks[n].try_number > 0
+            ),
         )
         if not await self._write(key, mem, document.full, document.raw):
             return
@@ -455,7 +459,7 @@ class RunReconciler:
                 log.warning("run %s/%s: %s", key[0], key[1], e)
             mem.db_synced = False
             mem.unrecorded = list(status.ended_tries or ())
-            mem.unrecorded_tasks.update(changed)
+            mem.unrecorded_tasks.update(n for n in changed if tasks[n].try_number > 0)
             self.wake_after(key, 5)
             return False
         mem.db_synced = True
@@ -612,10 +616,15 @@ class RunReconciler:
         return result
 
 
+def _has_history(status: TaskStatus) -> bool:
+    """Whether the task has a row in the database: a try, or an end without one
+    (UpstreamFailed, Skipped: one row, try 0, until it tries)."""
+    return status.try_number > 0 or status.state.finished
+
+
 def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
-    """The row of the task's try; None for a task that has not tried yet. A task that
-    ended without a try (UpstreamFailed, Skipped) has one row, try 0, until it tries."""
-    if status.try_number == 0 and not status.state.finished:
+    """The row of the task's try (None for a task without history yet)."""
+    if not _has_history(status):
         return None
     return TaskTryRecord(
         task_name=name,
