@@ -146,6 +146,10 @@ def test_clearing_a_running_task_stops_its_pod_and_starts_a_new_try() -> None:
     assert [(d.name, d.reason) for d in p.deletes] == [(old, Reason.CLEARED)]
     assert [(c.task, c.try_number) for c in p.creates] == [("a", 2)]
     assert p.run_state is RunState.RUNNING
+    # The stopped try ends in the history: another follows.
+    assert [(n, t.try_number, t.state, t.reason) for n, t in p.ended] == [
+        ("a", 1, TaskState.UP_FOR_RETRY, Reason.CLEARED)
+    ]
 
 
 def test_a_clear_that_selects_nothing_leaves_a_finished_run_alone() -> None:

@@ -398,6 +398,27 @@ def test_tries_ended_and_replaced_by_passes_whose_status_was_lost_go_to_the_hist
     assert ended[2].end_time == T0 + 5 * S  # its end was never seen: when it was found
 
 
+def test_the_try_a_lost_pass_replaced_is_ended_in_the_history_when_its_successor_is_adopted() -> (
+    None
+):
+    spec = dag({"name": "a", "retries": 3, "retryDelay": "0s"})
+    status = {"a": TaskStatus(state=TaskState.RUNNING, try_number=1, pod_name="p1", start_time=T0)}
+    pods = [
+        pod("p1", "a", 1, PodPhase.FAILED, exit_code=4, finish_time=T0 + S),
+        pod("p2", "a", 2, PodPhase.PENDING),
+    ]
+    p = plan(spec, run(state=RunState.RUNNING, start_time=T0), status, pods, T0 + 5 * S)
+    assert (p.tasks["a"].try_number, p.tasks["a"].state) == (2, TaskState.QUEUED)
+    [(name, ended)] = p.ended
+    assert (name, ended.try_number, ended.state, ended.exit_code) == (
+        "a",
+        1,
+        TaskState.UP_FOR_RETRY,
+        4,
+    )
+    assert (ended.start_time, ended.end_time, ended.reason) == (T0, T0 + S, "Error")
+
+
 def test_planning_twice_before_the_pod_is_seen_creates_it_once() -> None:
     spec = dag({"name": "a"})
     first = plan(spec, run(), {}, [], T0)

@@ -7,13 +7,14 @@ becomes the try it had reached plus retries + 1, as Airflow sets ``max_tries``.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from airkube.api.dagrun import ClearRequest, TaskStatus
-from airkube.api.states import FAILED_TASK_STATES
+from airkube.api.states import FAILED_TASK_STATES, TaskState
 from airkube.core.graph import Graph
-from airkube.core.model.actions import DeletePod
 from airkube.core.model.observed import ObservedPod
 from airkube.core.model.reasons import Reason
+from airkube.core.model.step import Step
 from airkube.core.plan.observe import delete
 
 
@@ -55,12 +56,23 @@ def cleared(status: TaskStatus, tries_allowed: int) -> TaskStatus:
 
 
 def clear_task(
-    status: TaskStatus, pods: Mapping[int, ObservedPod], tries_allowed: int
-) -> tuple[TaskStatus, tuple[DeletePod, ...]]:
-    """A task the request selected: cleared, and the pod of its running try deleted."""
-    deletes: tuple[DeletePod, ...] = ()
-    if status.state.has_pod:
-        pod = pods.get(status.try_number)
-        if pod is not None:
-            deletes = delete(pod, Reason.CLEARED)
-    return cleared(status, tries_allowed), deletes
+    status: TaskStatus, pods: Mapping[int, ObservedPod], tries_allowed: int, now: datetime
+) -> Step:
+    """A task the request selected: cleared; the pod of its running try deleted, and that
+    try ended (for the history: another follows)."""
+    if not status.state.has_pod:
+        return Step(cleared(status, tries_allowed))
+    pod = pods.get(status.try_number)
+    stopped = status.model_copy(
+        update={
+            "state": TaskState.UP_FOR_RETRY,
+            "end_time": now,
+            "reason": Reason.CLEARED,
+            "message": "cleared while it ran: its pod was deleted, another try follows",
+        }
+    )
+    return Step(
+        cleared(status, tries_allowed),
+        deletes=delete(pod, Reason.CLEARED) if pod is not None else (),
+        ended=(stopped,),
+    )

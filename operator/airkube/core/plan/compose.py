@@ -169,10 +169,9 @@ class _Composer:
         for name in selected:
             if not self.facts.run.state.finished:
                 self._observe(name)
-            status, deletes = clear_task(
-                index.states[name], index.pods.get(name, {}), self.facts.resolved(name).max_tries
-            )
-            self._take(name, Step(status, deletes=deletes))
+            tries = self.facts.resolved(name).max_tries
+            pods = index.pods.get(name, {})
+            self._take(name, clear_task(index.states[name], pods, tries, self.facts.now))
         self.cleared = True
         self.events.append(
             Event(

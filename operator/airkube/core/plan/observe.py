@@ -43,11 +43,10 @@ def observe_task(
     newest = max(pods, default=0)
     if newest > status.try_number and not status.state.finished:
         # A pod of a try the status does not know: an earlier pass created it and its
-        # status write was lost. Adopt it rather than start another try; the tries
-        # between, ended and replaced by those lost passes, go to the history.
-        skipped = tuple(
-            _replaced(pods[n], now) for n in sorted(pods) if status.try_number < n < newest
-        )
+        # status write was lost. Adopt it rather than start another try; the tries it
+        # replaced (the status's own, and any between), ended by those lost passes, go to
+        # the history.
+        skipped = _replaced(status, pods, newest, now)
         status = TaskStatus(
             state=TaskState.QUEUED,
             try_number=newest,
@@ -82,18 +81,47 @@ def observe_task(
     return _pod_active(facts, name, status, pod)
 
 
-def _replaced(pod: ObservedPod, now: datetime) -> TaskStatus:
-    """The end of a try whose pod a newer try followed before its status was written."""
+def _replaced(
+    status: TaskStatus, pods: Mapping[int, ObservedPod], newest: int, now: datetime
+) -> tuple[TaskStatus, ...]:
+    """The ends of the tries before ``newest`` that lost passes ended and replaced: the
+    status's own try (unless it shows the end already) and those it never knew."""
+    ended: list[TaskStatus] = []
+    own = status.try_number
+    for number in range(max(own, 1), newest):
+        if number == own and status.state.finished_try:
+            continue  # its end is in the status: the planner records it
+        pod = pods.get(number)
+        known = status if number == own else None
+        if pod is not None:
+            ended.append(_ended_by_pod(pod, known, now))
+        elif known is not None and known.state.has_pod:
+            ended.append(
+                known.model_copy(
+                    update={
+                        "state": TaskState.UP_FOR_RETRY,
+                        "end_time": now,
+                        "reason": Reason.POD_LOST,
+                        "message": f"pod {known.pod_name} is gone; try {newest} followed",
+                    }
+                )
+            )
+    return tuple(ended)
+
+
+def _ended_by_pod(pod: ObservedPod, known: TaskStatus | None, now: datetime) -> TaskStatus:
     succeeded = pod.phase is PodPhase.SUCCEEDED
+    end = None if succeeded else pod_end(pod)
     return TaskStatus(
         state=TaskState.SUCCEEDED if succeeded else TaskState.UP_FOR_RETRY,
         try_number=pod.try_number,
         pod_name=pod.name,
-        start_time=pod.start_time,
+        queued_time=known.queued_time if known else None,
+        start_time=(known.start_time if known else None) or pod.start_time,
         end_time=pod.finish_time or pod.deletion_time or now,
         exit_code=pod.exit_code,
-        reason=None if succeeded else pod.reason or Reason.SUPERSEDED,
-        message=None if succeeded else pod.termination_message or pod.message,
+        reason=end.reason if end else None,
+        message=end.message if end else None,
     )
 
 
