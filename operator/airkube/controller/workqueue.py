@@ -15,6 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from kubernetes.client.exceptions import ApiException
+
+from airkube.kube.apply import api_message
+
 K = TypeVar("K", bound=Hashable)
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,16 @@ class WorkQueue(Generic[K]):
                     await handler(key)
                 except asyncio.CancelledError:
                     raise
+                except ApiException as e:
+                    # The API server said no (a refused status write, an outage): one
+                    # line, as for any answer of a server; the pass is redone.
+                    log.warning(
+                        "reconciling %s failed: the API server answered %s: %s; retrying in 5s",
+                        key,
+                        e.status,
+                        api_message(e),
+                    )
+                    self.add_after(key, 5.0)
                 except Exception:
                     # A failing reconcile must not stop the worker; it is retried later.
                     log.exception("reconciling %s failed; retrying in 5s", key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from airkube.controller.workqueue import WorkQueue
 
@@ -119,3 +120,24 @@ def test_a_failing_handler_is_retried_not_fatal() -> None:
         return calls
 
     assert asyncio.run(main()) == 2
+
+
+def test_an_api_server_refusal_is_one_warning_line_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        q: WorkQueue[str] = WorkQueue()
+        done = asyncio.Event()
+
+        async def handler(key: str) -> None:
+            done.set()
+            raise ApiException(status=422, reason="status writes are refused for a while")
+
+        q.add("run")
+        await run_until(q, handler, done, workers=1)
+
+    asyncio.run(main())
+    [record] = [r for r in caplog.records if r.name == "airkube.controller.workqueue"]
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert "answered 422: status writes are refused for a while" in record.getMessage()
