@@ -13,9 +13,11 @@ process on a SQLite file:
    of hack/kwok/stages.yaml) or fail every try; mixed trigger rules. Every outcome is
    scripted, so the final states do not depend on timing.
 2. Runs each DAG once calmly: its final task states are the expected ones.
-3. Runs each DAG again, all at once, while SIGKILLing the operator at random moments
-   (seeded; restarted at once) until every run has finished, and for a while in the
-   middle has the API server refuse the runs' status writes (tests/e2e/refusal.py).
+3. Runs each DAG again, the runs started a few kills apart, while SIGKILLing the operator
+   at random moments (seeded; restarted at once) until every run has finished or
+   ``--max-kills`` is reached, and for a while in the middle has the API server refuse
+   the runs' status writes (tests/e2e/refusal.py). The calm and the chaotic runs have a
+   namespace, an operator process and a SQLite file each.
 4. Checks every run, calm and chaotic, and prints the figures:
 
    - pods per try: a watch of the namespace's pods sees exactly one pod (one uid) for
@@ -60,7 +62,7 @@ from airkube.store.repository import Store
 from .cluster import ROOT, Cluster, bring_up, tear_down
 from .operator_process import OperatorProcess
 from .refusal import PROBE_PREFIX, REFUSAL_MESSAGE, refusing_status_writes
-from .resources import SIMULATED, TERMINAL, apply_dag, create_run, get_run, sim
+from .resources import SIMULATED, TERMINAL, apply_dag, create_run, get_run, sim, state, when
 from .waiting import wait_for_default_service_account
 
 TRIGGER_RULES = [
@@ -102,11 +104,13 @@ class Config:
     tasks: int = 200
     layers: int = 8
     min_kills: int = 30
+    max_kills: int = 40
+    """No more kills past this many: the runs then end in peace (it bounds the wall time)."""
     refuse_seconds: float = 10.0
     seed: int = 14
     uptime: tuple[float, float] = (0.3, 5.0)
     """How long the operator lives between a start (ready) and its next kill, seconds."""
-    timeout: float = 420.0
+    timeout: float = 480.0
     """Bound of each phase (the calm runs; the chaotic runs): a run still going is stuck."""
     settle: float = 30.0
     """How long the database may take to catch up with the status once the runs ended."""
@@ -284,6 +288,8 @@ class RunCheck:
     tries: int = 0
     rows: int = 0
     try0_rows: int = 0
+    seconds: int = 0
+    """From the run's start to its end, by its status."""
     pods_per_try: list[str] = field(default_factory=list)
     unrecorded: list[str] = field(default_factory=list)
     unended: list[str] = field(default_factory=list)
@@ -318,6 +324,8 @@ def check_run(
     c = RunCheck(name, kind)
     status = run.get("status") or {}
     c.state = status.get("state")
+    if status.get("startTime") and status.get("endTime"):
+        c.seconds = round((when(status["endTime"]) - when(status["startTime"])).total_seconds())
     if status.get("tasksOmitted"):
         c.db_status.append(f"{name}: status omits {status['tasksOmitted']} tasks; cannot compare")
     tasks: dict[str, dict[str, Any]] = status.get("tasks") or {}
@@ -415,6 +423,15 @@ def finished(custom: client.CustomObjectsApi, namespace: str, names: list[str]) 
     return out
 
 
+def progress(runs: list[dict[str, Any]], tasks: int) -> float:
+    """The share of ``tasks`` finished in these runs, by their status.progress ("7/10")."""
+    done = 0
+    for run in runs:
+        text = (run.get("status") or {}).get("progress") or "0/0"
+        done += int(text.split("/")[0])
+    return done / tasks if tasks else 1.0
+
+
 def wait_finished(
     custom: client.CustomObjectsApi, namespace: str, names: list[str], timeout: float
 ) -> tuple[dict[str, Any], list[str]]:
@@ -452,6 +469,9 @@ class Figures:
         def total(kind: str, fn: Callable[[RunCheck], int]) -> str:
             return str(sum(fn(c) for c in self.checks if c.kind == kind))
 
+        def longest(kind: str) -> str:
+            return str(max((c.seconds for c in self.checks if c.kind == kind), default=0))
+
         def add(label: str, fn: Callable[[RunCheck], int]) -> None:
             rows.append((label, total("calm", fn), total("chaos", fn)))
 
@@ -469,6 +489,7 @@ class Figures:
         add("final state != scripted (tasks)", lambda c: len(c.vs_model))
         add("final state != calm (tasks)", lambda c: len(c.vs_calm))
         add("stuck runs", lambda c: len(c.stuck))
+        rows.append(("longest run (s)", longest("calm"), longest("chaos")))
         lines = [f"{'chaos figures':<40}{'calm':>8}{'chaos':>8}"]
         lines += [f"  {label:<38}{a:>8}{b:>8}" for label, a, b in rows]
         lines.append(f"  {'operator kills (SIGKILL)':<38}{'':>8}{self.kills:>8}")
@@ -627,19 +648,26 @@ def _chaos_phase(
     rng: random.Random,
     say: Callable[[str], None],
 ) -> tuple[int, float, dict[str, Any], list[str]]:
-    """Kill the operator at random moments until every chaotic run finished, refusing status
-    writes for ``config.refuse_seconds`` from a random kill on: (kills, seconds refused,
-    finished runs, stuck runs)."""
+    """Kill the operator at random moments until every chaotic run finished (or
+    ``config.max_kills``), refusing status writes for ``config.refuse_seconds`` from a
+    random kill on: (kills, seconds refused, finished runs, stuck runs)."""
     names = [f"{d}-chaos" for d in dags]
     # The runs start a few kills apart, so kills land early, midway and late in each.
     stagger = config.min_kills // (2 * len(dags))
     start_at = {i * stagger: name for i, name in enumerate(names)}
     refuse_at = max(start_at) + rng.randint(1, 3) if config.refuse_seconds else -1
+    # Kills at random shares of the work done, so that at least min_kills land while the
+    # runs go on however fast this machine is (progress stops while the operator is down,
+    # and none is past the last 15 % of the tasks); more at random times on top.
+    points = sorted(rng.uniform(0.02, 0.85) for _ in range(config.min_kills))
+    total_tasks = config.tasks * len(names)
+    share = 0.0
     deadline = time.monotonic() + config.timeout
     kills, refused_for = 0, 0.0
     refusing = contextlib.ExitStack()
     refused_since: float | None = None
-    next_kill = time.monotonic() + rng.uniform(*config.uptime)
+    alive_since = time.monotonic()
+    next_kill = alive_since + rng.uniform(*config.uptime)
     done: dict[str, Any] = {}
     next_poll = 0.0
     with refusing:
@@ -648,8 +676,11 @@ def _chaos_phase(
             if kills in start_at:
                 run = start_at.pop(kills)
                 create_run(custom, ns, run, run.removesuffix("-chaos"))
-            if now >= next_poll and not start_at:
-                done = finished(custom, ns, names)
+            if now >= next_poll:
+                started = [n for n in names if n not in start_at.values()]
+                runs = [get_run(custom, ns, n) for n in started]
+                share = progress(runs, total_tasks)
+                done = {r["metadata"]["name"]: r for r in runs if state(r) in TERMINAL}
                 next_poll = now + 0.5
                 if len(done) == len(names) and refused_since is None:
                     break
@@ -665,11 +696,21 @@ def _chaos_phase(
                 refused_for = time.monotonic() - refused_since
                 refused_since = None
                 say(f"chaos: status writes allowed again after {refused_for:.1f} s")
-            if now >= next_kill:
+            point_due = (
+                bool(points)
+                and share >= points[0]
+                and refused_since is None
+                and now - alive_since >= config.uptime[0]
+            )
+            timer_due = now >= next_kill and kills + len(points) < config.max_kills
+            if point_due or timer_due:
+                if point_due:
+                    points.pop(0)
                 operator.kill()
                 kills += 1
                 operator.start()
-                next_kill = time.monotonic() + rng.uniform(*config.uptime)
+                alive_since = time.monotonic()
+                next_kill = alive_since + rng.uniform(*config.uptime)
                 if refused_since is not None:
                     next_kill = max(next_kill, refused_since + config.refuse_seconds)
                 if kills % 10 == 0:
@@ -704,6 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=d.tasks)
     parser.add_argument("--layers", type=int, default=d.layers)
     parser.add_argument("--min-kills", type=int, default=d.min_kills)
+    parser.add_argument("--max-kills", type=int, default=d.max_kills)
     parser.add_argument("--refuse", type=float, default=d.refuse_seconds, help="seconds")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--timeout", type=float, default=d.timeout, help="seconds per phase")
@@ -721,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks=args.tasks,
         layers=args.layers,
         min_kills=args.min_kills,
+        max_kills=args.max_kills,
         refuse_seconds=args.refuse,
         seed=args.seed,
         timeout=args.timeout,

@@ -11,8 +11,9 @@ from .operator_process import others_stopped
 SHORT = Config(
     runs=1,
     tasks=60,
-    layers=10,
+    layers=6,
     min_kills=6,
+    max_kills=10,
     refuse_seconds=5,
     uptime=(0.3, 2.0),
     seed=1414,
