@@ -4,15 +4,18 @@ are refused, then the history checked against what really happened.
 ``make chaos`` runs it (``python -m e2e.chaos`` with ``tests`` on the path; ``--help``
 lists the knobs); tests/e2e/test_chaos.py runs a short version among the e2e tests.
 
-What it does, against the local cluster (pods on the simulated node) and one operator
-process on a SQLite file:
+What it does, against the local cluster (pods on the simulated node), with the operator
+run as a process (``airkube run``) on a SQLite file:
 
 1. Builds ``--runs`` DAGs of ``--tasks`` tasks in layers, from a seeded RNG: tasks that
    succeed, fail (exit 1), skip (exit 99), fail their first try or two and then succeed
    (retries with retryDelay 0s and 1s, by the ``sim.airkube.io/fail-tries`` annotation
    of hack/kwok/stages.yaml) or fail every try; mixed trigger rules. Every outcome is
-   scripted, so the final states do not depend on timing.
-2. Runs each DAG once calmly: its final task states are the expected ones.
+   scripted, so the final states do not depend on timing (an all_success task never has
+   both a skipped and a failed upstream task: which one settles it first is a race, in
+   Airflow too).
+2. Runs each DAG once calmly: its final task states are the expected ones (and must be
+   the ones the script implies).
 3. Runs each DAG again, the runs started a few kills apart, while SIGKILLing the operator
    at random moments (seeded; restarted at once) until every run has finished or
    ``--max-kills`` is reached, and for a while in the middle has the API server refuse
@@ -24,9 +27,11 @@ process on a SQLite file:
      each try the status counts (1..tryNumber of every task), and no other;
    - tries recorded: the metadata DB has a row for each of those tries, each ended
      (end time set; the current try in the task's final state, an earlier one
-     UpForRetry or Failed); no try-0 row beside real tries; no row for a try without pod;
+     UpForRetry or Failed); no try-0 row beside real tries (a task that never ran may
+     have one, in its final state);
    - DB = status: for each task, the DB's row of its current try has the status's
-     state, exit code and reason, and no later try; the run's row has its state;
+     state, exit code and reason, and there is no row of a later try; the run's row has
+     the run's state;
    - no stuck run: every run finishes within ``--timeout``;
    - final states (state, try number, exit code of each task; the run's state) of each
      chaotic run equal its calm run's.
