@@ -659,8 +659,8 @@ def _chaos_phase(
     names = [f"{d}-chaos" for d in dags]
     # The runs start a few kills apart, so kills land early, midway and late in each.
     stagger = config.min_kills // (2 * len(dags))
-    start_at = {i * stagger: name for i, name in enumerate(names)}
-    refuse_at = max(start_at) + rng.randint(1, 3) if config.refuse_seconds else -1
+    start_at = [(i * stagger, name) for i, name in enumerate(names)]
+    refuse_at = start_at[-1][0] + rng.randint(1, 3) if config.refuse_seconds else -1
     # Kills at random shares of the work done, so that at least min_kills land while the
     # runs go on however fast this machine is (progress stops while the operator is down,
     # and none is past the last 15 % of the tasks); more at random times on top.
@@ -678,11 +678,11 @@ def _chaos_phase(
     with refusing:
         while time.monotonic() < deadline:
             now = time.monotonic()
-            if kills in start_at:
-                run = start_at.pop(kills)
+            while start_at and start_at[0][0] <= kills:
+                run = start_at.pop(0)[1]
                 create_run(custom, ns, run, run.removesuffix("-chaos"))
             if now >= next_poll:
-                started = [n for n in names if n not in start_at.values()]
+                started = names[: len(names) - len(start_at)]
                 runs = [get_run(custom, ns, n) for n in started]
                 share = progress(runs, total_tasks)
                 done = {r["metadata"]["name"]: r for r in runs if state(r) in TERMINAL}
@@ -746,15 +746,21 @@ def settled(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__.split("\n\n")[0])
     d = Config()
-    parser.add_argument("--runs", type=int, default=d.runs)
-    parser.add_argument("--tasks", type=int, default=d.tasks)
-    parser.add_argument("--layers", type=int, default=d.layers)
-    parser.add_argument("--min-kills", type=int, default=d.min_kills)
-    parser.add_argument("--max-kills", type=int, default=d.max_kills)
-    parser.add_argument("--refuse", type=float, default=d.refuse_seconds, help="seconds")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--timeout", type=float, default=d.timeout, help="seconds per phase")
-    parser.add_argument("--settle", type=float, default=d.settle, help="seconds")
+    parser.add_argument("--runs", type=int, default=d.runs, help="DAGs (runs of each: calm, chaos)")
+    parser.add_argument("--tasks", type=int, default=d.tasks, help="tasks per DAG")
+    parser.add_argument("--layers", type=int, default=d.layers, help="layers of tasks per DAG")
+    parser.add_argument("--min-kills", type=int, default=d.min_kills, help="fail with fewer")
+    parser.add_argument("--max-kills", type=int, default=d.max_kills, help="then no more kills")
+    parser.add_argument(
+        "--refuse", type=float, default=d.refuse_seconds, help="seconds of refused status writes"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed, help="of the DAGs and the kills")
+    parser.add_argument(
+        "--timeout", type=float, default=d.timeout, help="seconds per phase: runs left are stuck"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=d.settle, help="seconds the DB may lag behind the status"
+    )
     parser.add_argument(
         "--source",
         type=Path,
@@ -763,6 +769,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--work", type=Path, help="where the DB and the operator's log go")
     args = parser.parse_args(argv)
+    if args.runs < 1 or args.layers < 1 or args.tasks < args.layers:
+        parser.error("--runs and --layers must be at least 1, --tasks at least --layers")
+    if not 0 <= args.min_kills <= args.max_kills:
+        parser.error("--min-kills must be between 0 and --max-kills")
+    if args.refuse < 0 or args.timeout <= 0 or args.settle < 0:
+        parser.error("--refuse and --settle must be 0 or more, --timeout more than 0")
+    if not (args.source / "operator" / "airkube").is_dir():
+        parser.error(f"--source {args.source}: not an airkube checkout (no operator/airkube)")
     config = Config(
         runs=args.runs,
         tasks=args.tasks,
