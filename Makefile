@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo venv tools images lint unit e2e test bench crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools images lint unit e2e test chaos bench crds cluster-up cluster-down cluster-status clean
 
 help:
 	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
@@ -15,6 +15,7 @@ help:
 	@echo "make unit          fast unit tests only"
 	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
 	@echo "make lint          ruff, mypy, import-linter"
+	@echo "make chaos         SIGKILL the operator during big runs, refuse its status writes; check the history (minutes)"
 	@echo "make bench         benchmarks (bench/) on the local cluster; not part of the tests"
 	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
@@ -52,6 +53,12 @@ e2e: $(STAMP) tools
 
 test: lint $(STAMP) tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: three 200-task runs, 30+ operator kills, a 10 s refused-status
+# window, on the local cluster (tests/e2e/chaos.py; CHAOS_ARGS=--help lists its knobs).
+CHAOS_ARGS ?=
+chaos: $(STAMP) tools
+	PYTHONPATH=tests $(BIN)/python -m e2e.chaos $(CHAOS_ARGS)
 
 bench: $(STAMP) tools
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

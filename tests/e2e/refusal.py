@@ -28,6 +28,8 @@ from kubernetes.client.rest import ApiException
 from .waiting import GROUP, VERSION
 
 REFUSAL_MESSAGE = "airkube test: DAGRun status writes are refused for a while"
+PROBE_PREFIX = "airkube-refuse-status-"
+"""The name of the policy, its binding and the probe run, before a random suffix."""
 PROBE_NAMESPACE = "default"
 """Where the probe run goes when every namespace is refused."""
 
@@ -116,7 +118,7 @@ def refusing_status_writes(
     block starts and lifted when this returns."""
     admission = client.AdmissionregistrationV1Api(api)
     custom = client.CustomObjectsApi(api)
-    name = f"airkube-refuse-status-{secrets.token_hex(4)}"
+    name = f"{PROBE_PREFIX}{secrets.token_hex(4)}"
     probe_ns = namespace or PROBE_NAMESPACE
     custom.create_namespaced_custom_object(GROUP, VERSION, probe_ns, "dagruns", _probe_run(name))
     try:
