@@ -8,11 +8,11 @@ arithmetic (the interval before the first, the one after the last, sort keys) st
 the limits of Python's datetime (years 1 to 9999).
 """
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, ValidationInfo, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
 MIN_YEAR = 1970
 MAX_YEAR = 9000
@@ -29,6 +29,9 @@ DATE_TIME_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]{_T
 AWARE_DATE_TIME_PATTERN = rf"^{_YEAR}-"
 """What the CRD adds to ``format: date-time``: a year in the range."""
 
+_WRITTEN_YEAR = re.compile(r"([0-9]{4})-")
+_WRITTEN_OFFSET = re.compile(r"[T ].*[+-]([0-9]{2}):?[0-9]{2}$")
+
 
 def date_range_problem(value: datetime) -> str | None:
     """Why ``value`` (as written: its own year, whatever its offset) is out of range."""
@@ -37,16 +40,37 @@ def date_range_problem(value: datetime) -> str | None:
     return f"{value.isoformat()} is outside the dates airkube accepts ({DATE_RANGE})"
 
 
-def _in_range(value: datetime, info: ValidationInfo) -> datetime:
+def _written_problem(value: object) -> str | None:
+    """What is wrong with a date as written that no datetime could even hold (year 0,
+    an offset of 24 hours or more), said as the range says it."""
+    if not isinstance(value, str):
+        return None
+    year = _WRITTEN_YEAR.match(value)
+    if year is not None and not MIN_YEAR <= int(year.group(1)) <= MAX_YEAR:
+        return f"{value} is outside the dates airkube accepts ({DATE_RANGE})"
+    offset = _WRITTEN_OFFSET.search(value)
+    if offset is not None and int(offset.group(1)) >= 24:
+        return f"{value} has an offset of 24 hours or more"
+    return None
+
+
+def _written_in_range(value: object) -> object:
+    problem = _written_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
     problem = date_range_problem(value)
     if problem is not None:
-        field = to_camel(info.field_name) if info.field_name else "the date"
-        raise ValueError(f"{field}: {problem}")
+        raise ValueError(problem)
     return value
 
 
 LocalDateTime = Annotated[
     datetime,
+    BeforeValidator(_written_in_range),
     AfterValidator(_in_range),
     WithJsonSchema({"type": "string", "pattern": DATE_TIME_PATTERN}),
 ]
@@ -55,6 +79,7 @@ the DAG's timezone, as Airflow reads a naive start_date)."""
 
 DateTimeInRange = Annotated[
     AwareDatetime,
+    BeforeValidator(_written_in_range),
     AfterValidator(_in_range),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": AWARE_DATE_TIME_PATTERN}),
 ]

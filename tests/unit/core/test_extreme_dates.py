@@ -92,10 +92,31 @@ def test_a_dag_date_out_of_range_is_one_clear_problem(field: str, value: str) ->
     assert "Traceback" not in message
 
 
-def test_the_range_message_names_the_value() -> None:
-    _, problems = check_dag({"schedule": "@daily", "startDate": "9999-12-31", "tasks": TASKS})
-    assert "9999-12-31" in problems[0].message
-    assert "years 1970 to 9000" in problems[0].message
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "9999-12-31",
+            "startDate: 9999-12-31 is outside the dates airkube accepts (years 1970 to 9000)",
+        ),
+        (
+            "0000-01-01",
+            "startDate: 0000-01-01 is outside the dates airkube accepts (years 1970 to 9000)",
+        ),
+        (
+            "2026-01-01T00:00:00+25:00",
+            "startDate: 2026-01-01T00:00:00+25:00 has an offset of 24 hours or more",
+        ),
+    ],
+)
+def test_the_message_names_the_field_the_value_and_the_range(value: str, expected: str) -> None:
+    _, problems = check_dag({"schedule": "@daily", "startDate": value, "tasks": TASKS})
+    assert [p.message for p in problems] == [expected]
+
+
+def test_a_python_datetime_out_of_range_is_refused_too() -> None:
+    with pytest.raises(ValidationError, match="years 1970 to 9000"):
+        DAGSpec(tasks=TASKS, start_date=datetime(1, 1, 1))  # type: ignore[arg-type]
 
 
 def _schema_pattern(crd: dict[str, Any], kind_path: list[str]) -> str:
