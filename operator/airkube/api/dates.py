@@ -26,8 +26,9 @@ _OFFSET = r"(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 DATE_TIME_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]{_TIME}{_OFFSET}?)?$"
 """A date, or a date-time with or without an offset, in the range (the CRD's pattern)."""
 
-AWARE_DATE_TIME_PATTERN = rf"^{_YEAR}-"
-"""What the CRD adds to ``format: date-time``: a year in the range."""
+AWARE_DATE_TIME_PATTERN = rf"^{_YEAR}-.*(Z|z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$"
+"""What the CRD adds to ``format: date-time``: a year in the range, and an offset under
+24 hours (the format alone lets +25:00 through)."""
 
 _WRITTEN_YEAR = re.compile(r"([0-9]{4})-")
 _WRITTEN_OFFSET = re.compile(r"[T ].*[+-]([0-9]{2}):?[0-9]{2}$")

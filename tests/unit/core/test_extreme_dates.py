@@ -158,7 +158,17 @@ def test_the_dag_pattern_refuses_what_the_model_refuses(value: str) -> None:
     assert by_crd == (spec is not None)
 
 
-@pytest.mark.parametrize("value", OUT_OF_RANGE_AWARE + IN_RANGE_AWARE)
+OTHER_AWARE = [
+    "2026-01-01T00:00:00+25:00",
+    "2026-01-01T00:00:00-24:00",
+    "2026-01-01T00:00:00+0100",
+    "2026-01-01 00:00:00Z",
+    "2026-01-01T00:00Z",
+    "2026-01-01T00:00:00",
+]
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE_AWARE + IN_RANGE_AWARE + OTHER_AWARE)
 def test_the_run_pattern_refuses_what_the_model_refuses(value: str) -> None:
     by_crd = re.search(AWARE_DATE_TIME_PATTERN, value) is not None
     try:
