@@ -1,11 +1,10 @@
 """The ``DAG`` resource: a DAG's schedule, run settings and tasks (spec), and what the
 operator observed about it (status)."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from airkube.api.base import ApiModel, StatusModel
 from airkube.api.container import (
@@ -16,6 +15,7 @@ from airkube.api.container import (
     ResourceRequirements,
     VolumeMount,
 )
+from airkube.api.dates import DATE_RANGE, LocalDateTime
 from airkube.api.duration import Duration, PositiveDuration
 from airkube.api.meta import Condition, ObjectMeta
 from airkube.api.names import (
@@ -28,17 +28,6 @@ from airkube.api.schedule import SCHEDULE_PATTERN, check_schedule, check_timezon
 from airkube.api.states import RunState
 
 MAX_TASKS = 10_000
-
-DATE_TIME_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|z|[+-][0-9]{2}:[0-9]{2})?)?$"
-)
-
-LocalDateTime = Annotated[
-    datetime, WithJsonSchema({"type": "string", "pattern": DATE_TIME_PATTERN})
-]
-"""A date or date-time, with or without an offset (without one, it is read in the DAG's
-timezone, as Airflow reads a naive start_date)."""
 
 
 def _check_param_names(params: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +295,7 @@ class DAGSpec(ApiModel):
             "at the first cron time at or after it. A date or an RFC 3339 date-time; without "
             "an offset it is read in the DAG's timezone (a date alone is its midnight). With "
             "@once, the logical date of the one run."
+            f" Dates are {DATE_RANGE}."
         ),
     )
     end_date: LocalDateTime | None = Field(

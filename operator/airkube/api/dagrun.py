@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, Field, model_validator
 
 from airkube.api.base import ApiModel, StatusModel
+from airkube.api.dates import DATE_RANGE, DateTimeInRange
 from airkube.api.meta import Condition, ObjectMeta
 from airkube.api.states import RunState, TaskState
 
@@ -66,17 +67,18 @@ class DAGRunSpec(ApiModel):
         default=RunType.MANUAL,
         description="scheduled (made by the schedule), manual or backfill. Default: manual.",
     )
-    logical_date: AwareDatetime | None = Field(
+    logical_date: DateTimeInRange | None = Field(
         default=None,
         description=(
             "The run's logical date (Airflow's logical_date, {{ ds }} in templates): the start "
             "of its data interval for scheduled runs. Default: when the run was created."
+            f" Dates are {DATE_RANGE}."
         ),
     )
-    data_interval_start: AwareDatetime | None = Field(
+    data_interval_start: DateTimeInRange | None = Field(
         default=None, description="The start of the data interval the run processes."
     )
-    data_interval_end: AwareDatetime | None = Field(
+    data_interval_end: DateTimeInRange | None = Field(
         default=None, description="The end of the data interval the run processes."
     )
     params: dict[str, Any] | None = Field(

@@ -158,10 +158,16 @@ def parse_time(text: str, what: str) -> datetime:
     zone, naive (wall-clock time, a date alone is its midnight) when it does not; place a
     naive one with :func:`dag_time`. Bad input is one line naming ``what``, the value and
     the accepted forms."""
+    from airkube.api.dates import date_range_problem
+
     try:
-        return datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
         fail(f"{what}: {text!r} is not a time; give {TIME_FORMS}")
+    problem = date_range_problem(value)
+    if problem:
+        fail(f"{what}: {problem}")
+    return value
 
 
 def dag_time(value: datetime, timezone: str | None) -> datetime:

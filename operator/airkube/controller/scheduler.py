@@ -9,13 +9,17 @@ that creates a run again gets AlreadyExists, which is success.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from airkube.api import DAGSpec, DAGStatus, LastRun, RunState
 from airkube.api.dag import LastScheduledRun
+from airkube.api.dates import date_range_problem
 from airkube.core.patch import merge_patch
 from airkube.core.run_names import dagrun_manifest
 from airkube.core.timestamps import parse_time
@@ -24,11 +28,14 @@ from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 
 from .clock import Clock, utc_now
+from .dags import retry_delay
 from .informer import Informer, Key
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (RunState.QUEUED.value, RunState.RUNNING.value)
+SCHEDULE_FAILED = "ScheduleFailed"
+"""The reason of the Warning event of a DAG whose schedule could not be computed."""
 
 
 def runs_of(runs: Informer, namespace: str, dag: str) -> list[dict[str, Any]]:
@@ -43,21 +50,38 @@ def last_run(runs: list[dict[str, Any]]) -> LastRun | None:
     """The DAG's most recent run by logical date (else creation time)."""
 
     def when(body: Mapping[str, Any]) -> datetime:
-        spec = body.get("spec") or {}
-        value = spec.get("logicalDate") or body["metadata"].get("creationTimestamp")
-        return parse_time(value) or datetime.min.replace(tzinfo=UTC)
+        created = _time(body["metadata"].get("creationTimestamp"))
+        logical = _time((body.get("spec") or {}).get("logicalDate"))
+        if logical is not None and date_range_problem(logical) is None:
+            return logical
+        # A date the DAGRun's model refuses (that run fails InvalidSpec) or no date at all.
+        return created or datetime.min.replace(tzinfo=UTC)
 
     if not runs:
         return None
     newest = max(runs, key=lambda b: (when(b), b["metadata"]["name"]))
     status = newest.get("status") or {}
+    try:
+        state: RunState | None = RunState(run_state(newest))
+    except ValueError:  # a status no airkube wrote
+        state = None
     return LastRun(
         name=newest["metadata"]["name"],
-        state=RunState(run_state(newest)),
+        state=state,
         logical_date=when(newest),
-        start_time=parse_time(status.get("startTime")),
-        end_time=parse_time(status.get("endTime")),
+        start_time=_time(status.get("startTime")),
+        end_time=_time(status.get("endTime")),
     )
+
+
+def _time(value: Any) -> datetime | None:
+    """A timestamp as written in a resource; None when absent or not one (a run whose
+    spec no datetime can hold: 0000-01-01, a +25:00 offset)."""
+    try:
+        parsed = parse_time(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed is not None and parsed.utcoffset() is not None else None
 
 
 class Scheduler:
@@ -80,11 +104,38 @@ class Scheduler:
         self.pending: dict[Key, dict[str, Any]] = {}
         self.scheduled: dict[Key, LastScheduledRun] = {}
         self._specs: dict[Key, tuple[int | None, DAGSpec | None]] = {}
+        self.failures: dict[Key, int] = {}
+        """Failed passes in a row, per DAG (the retry's backoff)."""
 
     async def reconcile(self, key: Key) -> None:
+        """One pass of a DAG. A failure computing its schedule is contained to it: one
+        warning line, an event on the DAG, and a retry after a growing delay; the API
+        server's refusals go back to the work queue, which retries them."""
         body = self.dags.get(key)
         if body is None:
             return
+        try:
+            await self._schedule(key, body)
+        except (asyncio.CancelledError, ApiException):
+            raise
+        except Exception as e:
+            await self._contain(key, body, e)
+        else:
+            self.failures.pop(key, None)
+
+    async def _contain(self, key: Key, body: Mapping[str, Any], error: Exception) -> None:
+        failures = self.failures.get(key, 0) + 1
+        self.failures[key] = failures
+        delay = retry_delay(failures)
+        message = f"the schedule could not be computed: {type(error).__name__}: {error}"
+        log.warning("DAG %s/%s: %s; retry %d in %.0fs", *key, message, failures, delay)
+        if failures == 1:
+            await self.kube.post_event(
+                body, type_="Warning", reason=SCHEDULE_FAILED, note=message, now=self.clock()
+            )
+        self.wake_after(key, delay)
+
+    async def _schedule(self, key: Key, body: Mapping[str, Any]) -> None:
         spec = self._spec(key, body)
         if spec is None:
             return  # the DAG reconciler reports why; a fixed spec wakes this key again
@@ -134,7 +185,7 @@ class Scheduler:
 
     def forget(self, key: Key) -> None:
         """The DAG was deleted: drop what was kept of it."""
-        for cache in (self._specs, self.scheduled, self.pending):
+        for cache in (self._specs, self.scheduled, self.pending, self.failures):
             cache.pop(key, None)
 
     async def write_status(self, key: Key) -> None:

@@ -3,13 +3,15 @@ oldest logical date first), and if not, why it waits."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airkube.api.states import RunState
 from airkube.core.model.verdict import Verdict
 
 DEFAULT_MAX_ACTIVE_RUNS = 16
 """Airflow's max_active_runs_per_dag."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,16 @@ def runs_allowed_to_start(
     without one last, then by name), while fewer than ``max_active_runs`` of the DAG's runs
     are Running. Others stay Queued until a run ends."""
     slots = max(0, max_active_runs - running)
-    far_future = datetime.max.replace(tzinfo=UTC)
 
-    def order(run: QueuedRun) -> tuple[datetime, str]:
-        when = run.logical_date.astimezone(UTC) if run.logical_date is not None else far_future
-        return when, run.name
+    def order(run: QueuedRun) -> tuple[bool, timedelta, str]:
+        # A difference of aware datetimes never overflows (converting 0001-01-01T12:00+14:00
+        # to UTC would), so any date a run carries has a key.
+        when = run.logical_date
+        if when is None:
+            return True, timedelta(0), run.name
+        if when.utcoffset() is None:
+            when = when.replace(tzinfo=UTC)
+        return False, when - _EPOCH, run.name
 
     return [run.name for run in sorted(queued, key=order)[:slots]]
 
