@@ -35,6 +35,7 @@ from airkube.api import (
     TaskState,
     TaskStatus,
 )
+from airkube.api.errors import describe_validation_error
 from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.conditions import set_condition
 from airkube.core.model.actions import Event
@@ -170,7 +171,8 @@ class RunReconciler:
         try:
             resource = DAGRun.from_dict(body)
         except ValidationError as e:
-            await self._refuse(key, body, "InvalidSpec", f"the DAGRun is invalid: {e}", now)
+            message = "; ".join(describe_validation_error(e, body))
+            await self._refuse(key, body, "InvalidSpec", f"the DAGRun is invalid: {message}", now)
             return
         uid = resource.metadata.uid
         mem = self.memory.get(key)
