@@ -1,11 +1,20 @@
 """What a task's container and pod are made of: env, envFrom, resources, volume mounts and
 the partial pod template (Kubernetes' own field names and meanings)."""
 
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
 
 from airkube.api.base import ApiModel
 
@@ -24,8 +33,20 @@ def _check_quantity(value: int | str) -> int | str:
     return value
 
 
+def _quantity_type(value: Any) -> Any:
+    # One message, not one per member of the union; a boolean or a fraction is neither
+    # for the CRD (x-kubernetes-int-or-string).
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(
+            f"{json.dumps(value, default=str)[:60]} is not a Kubernetes quantity: an integer or "
+            'a string such as "500m", "2", "1Gi", "512Mi"'
+        )
+    return value
+
+
 Quantity = Annotated[
     int | str,
+    BeforeValidator(_quantity_type),
     AfterValidator(_check_quantity),
     WithJsonSchema(
         {
@@ -63,7 +84,7 @@ class ConfigMapEnvSource(ApiModel):
     """A ConfigMap whose keys become environment variables."""
 
     name: str = Field(description="The ConfigMap's name.", min_length=1)
-    optional: bool | None = Field(
+    optional: StrictBool | None = Field(
         default=None, description="Start the task even when the ConfigMap does not exist."
     )
 
@@ -72,7 +93,7 @@ class SecretEnvSource(ApiModel):
     """A Secret whose keys become environment variables."""
 
     name: str = Field(description="The Secret's name.", min_length=1)
-    optional: bool | None = Field(
+    optional: StrictBool | None = Field(
         default=None, description="Start the task even when the Secret does not exist."
     )
 
@@ -111,7 +132,7 @@ class VolumeMount(ApiModel):
     sub_path: str | None = Field(
         default=None, description="A path within the volume to mount instead of its root."
     )
-    read_only: bool | None = Field(default=None, description="Mount it read-only.")
+    read_only: StrictBool | None = Field(default=None, description="Mount it read-only.")
 
 
 class PullPolicy(StrEnum):
@@ -142,7 +163,7 @@ class Toleration(ApiModel):
     effect: TaintEffect | None = Field(
         default=None, description="The taint effect to tolerate; empty tolerates all effects."
     )
-    toleration_seconds: int | None = Field(
+    toleration_seconds: StrictInt | None = Field(
         default=None, description="For NoExecute: how long the pod stays after the taint appears."
     )
 

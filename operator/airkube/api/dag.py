@@ -4,7 +4,14 @@ operator observed about it (status)."""
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from airkube.api.base import ApiModel, StatusModel
 from airkube.api.container import (
@@ -110,7 +117,7 @@ class TaskSettings(ApiModel):
             "Merged by mountPath with the DAG defaults'."
         ),
     )
-    retries: int | None = Field(
+    retries: StrictInt | None = Field(
         default=None,
         ge=0,
         le=1000,
@@ -123,7 +130,7 @@ class TaskSettings(ApiModel):
         default=None,
         description='How long to wait before the next try, such as "30s" or "5m". Default: 5m.',
     )
-    retry_exponential_backoff: bool | None = Field(
+    retry_exponential_backoff: StrictBool | None = Field(
         default=None,
         description=(
             "Double the delay after each failed try: retryDelay * 2^(try-1), at most "
@@ -151,7 +158,7 @@ class TaskSettings(ApiModel):
             "Airflow's worker_pods_pending_timeout. Default: 5m."
         ),
     )
-    skip_on_exit_code: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
+    skip_on_exit_code: list[Annotated[StrictInt, Field(ge=1, le=255)]] | None = Field(
         default=None,
         description=(
             "Exit codes that make the task Skipped instead of Failed (Airflow's BashOperator "
@@ -302,7 +309,7 @@ class DAGSpec(ApiModel):
         default=None,
         description="No scheduled run has a logical date after this (same format as startDate).",
     )
-    catchup: bool = Field(
+    catchup: StrictBool = Field(
         default=False,
         description=(
             "true: create a run for every data interval missed since startDate or since the "
@@ -310,11 +317,11 @@ class DAGSpec(ApiModel):
             "when the DAG is unpaused after a while."
         ),
     )
-    paused: bool = Field(
+    paused: StrictBool = Field(
         default=False,
         description="Create no scheduled runs; runs already created carry on. Default: false.",
     )
-    max_active_runs: int = Field(
+    max_active_runs: StrictInt = Field(
         default=16,
         ge=1,
         description=(
@@ -323,7 +330,7 @@ class DAGSpec(ApiModel):
             "Default: 16."
         ),
     )
-    max_active_tasks: int = Field(
+    max_active_tasks: StrictInt = Field(
         default=16,
         ge=1,
         description="At most this many tasks of a run have a pod at once. Default: 16.",
@@ -342,7 +349,7 @@ class DAGSpec(ApiModel):
         default=None,
         description="Settings for every task that does not set them (Airflow's default_args).",
     )
-    successful_runs_history_limit: int | None = Field(
+    successful_runs_history_limit: StrictInt | None = Field(
         default=None,
         ge=0,
         description=(
@@ -350,7 +357,7 @@ class DAGSpec(ApiModel):
             "pods), and the metadata database keeps their history. Default: 10."
         ),
     )
-    failed_runs_history_limit: int | None = Field(
+    failed_runs_history_limit: StrictInt | None = Field(
         default=None,
         ge=0,
         description=(

@@ -4,7 +4,7 @@ task instances (status)."""
 from enum import StrEnum
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StrictBool, model_validator
 
 from airkube.api.base import ApiModel, StatusModel
 from airkube.api.dates import DATE_RANGE, DateTimeInRange
@@ -47,10 +47,10 @@ class ClearRequest(ApiModel):
         description="The tasks to clear, by name. Default: every task of the run.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    downstream: bool = Field(
+    downstream: StrictBool = Field(
         default=False, description="Also clear every task downstream of the selected ones."
     )
-    only_failed: bool = Field(
+    only_failed: StrictBool = Field(
         default=False,
         description=(
             "Clear only tasks that are Failed or UpstreamFailed (of those selected, downstream "
@@ -84,7 +84,7 @@ class DAGRunSpec(ApiModel):
     params: dict[str, Any] | None = Field(
         default=None, description="Values overriding the DAG's params for this run."
     )
-    cancel: bool = Field(
+    cancel: StrictBool = Field(
         default=False,
         description=(
             "Set to true to cancel the run: its pods are stopped, its unfinished tasks are "

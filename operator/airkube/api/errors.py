@@ -1,6 +1,7 @@
 """Pydantic validation errors as messages people can act on: one per problem, naming the
 task ("task "load": retries: Input should be greater than or equal to 0")."""
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,31 @@ def _message(error: Mapping[str, Any]) -> str:
     return message
 
 
+# What a field of a type accepts, for the errors of a value of another type: the models
+# are strict, as the CRD's schema is ("3" is not an integer, 1 is not a boolean).
+_TYPES = {
+    "bool_type": "a boolean: true or false, without quotes",
+    "int_type": "an integer: a whole number, without quotes",
+    "int_from_float": "an integer: a whole number",
+    "float_type": "a number, without quotes",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping of fields",
+    "model_type": "a mapping of fields",
+    "model_attributes_type": "a mapping of fields",
+}
+_SHOWN_MAX = 60
+
+
+def _shown(value: Any) -> str:
+    """``value`` as written in YAML/JSON, cut short when long."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:  # a circular structure
+        text = repr(value)
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
+
+
 def describe_validation_error(error: ValidationError, data: Any = None) -> list[str]:
     """One message per problem in ``error``, raised validating ``data`` (a DAG spec or a
     fragment of one).
@@ -61,6 +87,8 @@ def describe_validation_error(error: ValidationError, data: Any = None) -> list[
             text = f"{where} is required"
         elif item["type"] == "extra_forbidden":
             text = f"{where} is not a known field"
+        elif item["type"] in _TYPES:
+            text = f"{where}: {_shown(item.get('input'))} is not {_TYPES[item['type']]}"
         elif where:
             text = f"{where}: {text}"
         messages.append(prefix + text)

@@ -30,6 +30,9 @@ CRON_PRESETS = {
 SCHEDULE_PATTERN = r"^(@(once|hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
 """The loose form the CRD schema checks; :func:`schedule_problem` checks the details."""
 
+# As the API server reads the pattern (Go's RE2: ASCII classes, "$" only at the very end).
+_PATTERN = re.compile(SCHEDULE_PATTERN, re.ASCII)
+
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -85,6 +88,8 @@ def _field_problem(
 def schedule_problem(expr: str) -> str | None:
     """Why ``expr`` is not a valid schedule, or None when it is."""
     text = expr.strip()
+    if text != expr:
+        return f'schedule "{expr}" has spaces around it; remove them'
     if text.startswith("@"):
         if text in PRESETS:
             return None
@@ -99,6 +104,8 @@ def schedule_problem(expr: str) -> str | None:
         problem = _field_problem(field, lowest, highest, names, special)
         if problem:
             return f'schedule "{expr}": {name} {problem}'
+    if not _PATTERN.fullmatch(expr):
+        return f'schedule "{expr}": separate its 5 fields with spaces'
     return _croniter_problem(expr, fields)
 
 

@@ -135,7 +135,9 @@ def _fail(
     ended: datetime | None = None,
 ) -> Step:
     ended = ended or facts.now
-    return fail_try(facts.resolved(name), name, status, reason, message, exit_code, ended)
+    return fail_try(
+        facts.resolved(name), name, status, reason, message, exit_code, ended, seen=facts.now
+    )
 
 
 def _succeeded(status: TaskStatus, pod: ObservedPod, facts: RunFacts) -> TaskStatus:

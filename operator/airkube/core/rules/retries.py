@@ -13,6 +13,8 @@ from airkube.core.rules.events import task_end_event
 
 # 2**40 seconds is far beyond any cap: stop doubling there so the numbers stay small.
 _MAX_EXPONENT = 40
+# The precision of the times Kubernetes reports (RFC 3339 with whole seconds).
+_REPORTED_PRECISION = timedelta(seconds=1)
 
 
 def retry_delay(task: ResolvedTask, failed_try: int) -> timedelta:
@@ -38,6 +40,18 @@ def next_retry_time(task: ResolvedTask, failed_try: int, ended: datetime) -> dat
     return ended + retry_delay(task, failed_try)
 
 
+def retry_base(reported: datetime, seen: datetime) -> datetime:
+    """The end a retry delay counts from, never earlier than the try's real end.
+
+    Kubernetes reports a container's ``finishedAt`` truncated to the second, so the real
+    end lies in [reported, reported + 1 s). ``seen`` is when the operator saw the try end
+    (full precision, after the real end): the delay counts from it, capped at
+    reported + 1 s so an operator that sees an old end after a restart does not add its
+    downtime to the wait, and never before ``reported`` (a clock behind the API server's).
+    """
+    return max(reported, min(seen, reported + _REPORTED_PRECISION))
+
+
 def fail_try(
     task: ResolvedTask,
     name: str,
@@ -46,9 +60,14 @@ def fail_try(
     message: str | None,
     exit_code: int | None,
     ended: datetime,
+    seen: datetime | None = None,
 ) -> Step:
     """The try of ``status`` failed: UpForRetry with the time of the next try while tries
-    remain, else Failed; with the event that says so."""
+    remain, else Failed; with the event that says so.
+
+    ``ended`` is the end recorded in the history (as reported); the next try's time
+    counts from :func:`retry_base` of it and ``seen``, when the operator saw the end.
+    """
     tried = status.try_number
     max_tries = status.max_tries or task.max_tries
     message = truncate_utf8(message, MESSAGE_MAX_BYTES)
@@ -61,7 +80,8 @@ def fail_try(
     }
     if tried < max_tries:
         # Backoff counts the tries since the last clear.
-        retry_at = next_retry_time(task, tried - (max_tries - task.max_tries), ended)
+        base = ended if seen is None else retry_base(ended, seen)
+        retry_at = next_retry_time(task, tried - (max_tries - task.max_tries), base)
         update |= {"state": TaskState.UP_FOR_RETRY, "next_retry_time": retry_at}
     else:
         update |= {"state": TaskState.FAILED, "next_retry_time": None}
