@@ -17,6 +17,7 @@ from airkube.core.model.actions import Event, EventType
 from airkube.core.model.reasons import Reason
 from airkube.core.model.text import last_line
 
+EVENT_DETAIL_CHARS = 800
 RECENT = timedelta(minutes=50)
 """How far back a restarted operator looks for events it may have missed: the API server
 keeps events for an hour, so an event older than this may have expired, and posting it
@@ -27,7 +28,12 @@ def task_end_event(name: str, status: TaskStatus, max_tries: int | None = None) 
     """The event for a try that ended Failed or UpForRetry (None for other states)."""
     tried = status.try_number
     of = f" of {max_tries}" if max_tries else ""
-    detail = f"{status.reason}: {last_line(status.message)}" if status.message else status.reason
+    # Up to most of an event's 1 KiB note: an API server's refusal says why at its end.
+    detail = (
+        f"{status.reason}: {last_line(status.message, EVENT_DETAIL_CHARS)}"
+        if status.message
+        else status.reason
+    )
     key = f"task/{name}/{tried}/{status.state.value}"
     if status.state is TaskState.UP_FOR_RETRY:
         retry_at = status.next_retry_time
