@@ -23,9 +23,10 @@ from airkube.core.model.render import Renderer, RenderError
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError, resolve_params
 from airkube.core.resolve import ResolvedTask
+from airkube.core.suggest import suggest
 from airkube.core.timetables import DataInterval, infer_manual_data_interval
 
-from .sandbox import compile_template, describe, generate, is_template, suggest
+from .sandbox import compile_template, describe, generate, is_template
 
 
 class _Params:
