@@ -8,15 +8,16 @@ of a 10,000-task DAG, that is quadratic (issue 15: 31 s on the operator's event 
 - only the first :data:`MAX_SUGGESTED` distinct unknown names get a hint (a spec with
   more mistakes than that gets the hints where they help most: the first ones);
 - each lookup compares with at most :data:`MAX_CANDIDATES` known names, those whose length
-  could reach difflib's similarity cutoff at all (a cheap prefilter by length).
+  could reach difflib's similarity cutoff at all (a cheap prefilter by length), the ones
+  of the nearest lengths and with the same first letter first.
 """
 
 from collections.abc import Iterable
 from difflib import get_close_matches
 
-MAX_SUGGESTED = 20
+MAX_SUGGESTED = 10
 """The most distinct unknown names one :class:`Suggestions` looks up."""
-MAX_CANDIDATES = 500
+MAX_CANDIDATES = 300
 """The most known names one lookup compares with."""
 _CUTOFF = 0.6
 
@@ -60,11 +61,15 @@ class Suggestions:
             ),
             key=lambda length: abs(length - size),
         )
+        first = name[:1]
         candidates: list[str] = []
-        for length in lengths:
-            candidates.extend(self._by_length[length][: MAX_CANDIDATES - len(candidates)])
-            if len(candidates) >= MAX_CANDIDATES:
-                break
+        for same_start in (True, False):
+            for length in lengths:
+                for known in self._by_length[length]:
+                    if known.startswith(first) == same_start:
+                        candidates.append(known)
+                        if len(candidates) >= MAX_CANDIDATES:
+                            return candidates
         return candidates
 
 

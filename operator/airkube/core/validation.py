@@ -26,6 +26,8 @@ from airkube.core.suggest import Suggestions
 from airkube.core.templates import template_problems
 
 RESERVED_ENV_PREFIX = "AIRKUBE_"
+_SHOWN_PLACES = 5
+"""The most places a duplicated task name's message lists."""
 
 
 class ProblemReason(StrEnum):
@@ -91,7 +93,10 @@ def validate_dag(spec: DAGSpec) -> list[Problem]:
     default_env = spec.defaults.env if spec.defaults else None
 
     for name, where in _duplicates(positions):
-        places = " and ".join(f"tasks[{i}]" for i in where)
+        places = " and ".join(f"tasks[{i}]" for i in where[:_SHOWN_PLACES])
+        if len(where) > _SHOWN_PLACES:
+            places = ", ".join(f"tasks[{i}]" for i in where[:_SHOWN_PLACES])
+            places += f" and {len(where) - _SHOWN_PLACES} more"
         problems.append(
             Problem(
                 ProblemReason.DUPLICATE_TASK,

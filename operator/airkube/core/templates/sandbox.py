@@ -16,14 +16,17 @@ or much memory:
   (about 4,000 digits);
 - loops: past :data:`MAX_LOOP_ITERATIONS` iterations in all (every ``{% for %}`` is
   compiled to iterate through :func:`_loop_guard`);
-- time: a rendering that has run for :data:`MAX_RENDER_SECONDS` stops at its next loop
-  iteration, operator, method or filter call.
+- time: a rendering (or all of a task's, see :func:`time_limit`) that has run for
+  :data:`MAX_RENDER_SECONDS` stops at its next loop iteration, operator, method or
+  filter call.
 """
 
 import functools
+import math
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
@@ -63,7 +66,7 @@ MAX_LOOP_ITERATIONS = 1_000_000
 MAX_INTEGER_BITS = 13_288
 """The largest integer a template may compute, in bits (2**13288 has 4,001 digits)."""
 MAX_RENDER_SECONDS = 1.0
-"""The longest one rendering may run (it runs where the operator plans a run)."""
+"""The longest one rendering, or all the templates of one task, may run."""
 _MAX_SIZE = 1_000_000
 """The largest repetition, width or exponent a template may ask for."""
 _MARKERS = ("{{", "{%", "{#")
@@ -88,7 +91,21 @@ _deadline: ContextVar[float] = ContextVar("airkube_template_deadline")
 def _check_time() -> None:
     deadline = _deadline.get(None)
     if deadline is not None and time.monotonic() > deadline:
-        _refuse(f"a template may take at most {MAX_RENDER_SECONDS:g} s to render")
+        _refuse(f"templates may take at most {MAX_RENDER_SECONDS:g} s to render")
+
+
+@contextmanager
+def time_limit() -> Iterator[None]:
+    """Renderings inside share one :data:`MAX_RENDER_SECONDS` (the fields of one task);
+    inside another ``time_limit``, the outer one's deadline holds."""
+    if _deadline.get(None) is not None:
+        yield
+        return
+    token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -229,7 +246,7 @@ def _check_power(left: Any, right: Any) -> None:
     if not (_is_int(right) and right > 0 and isinstance(left, int | float)):
         return
     if isinstance(left, int) and not isinstance(left, bool) and abs(left) > 1:
-        _check_bits((abs(left).bit_length() - 1) * right + 1)
+        _check_bits(math.floor(math.log2(abs(left)) * right) + 1)
     elif right > 10_000 and abs(left) > 1:
         _refuse("an exponent that large is not allowed in a template")
 
@@ -426,20 +443,19 @@ class TooLongError(Exception):
 
 
 def generate(template: Template, context: Mapping[str, Any]) -> str:
-    """``template`` rendered with ``context`` under the loop and length limits."""
+    """``template`` rendered with ``context`` under the loop, length and time limits."""
     token = _loops_left.set([MAX_LOOP_ITERATIONS])
-    deadline = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
     try:
-        parts: list[str] = []
-        length = 0
-        for part in template.generate(context):
-            length += len(part)
-            if length > MAX_RENDERED_LENGTH:
-                raise TooLongError
-            parts.append(part)
-        return "".join(parts)
+        with time_limit():
+            parts: list[str] = []
+            length = 0
+            for part in template.generate(context):
+                length += len(part)
+                if length > MAX_RENDERED_LENGTH:
+                    raise TooLongError
+                parts.append(part)
+            return "".join(parts)
     finally:
-        _deadline.reset(deadline)
         _loops_left.reset(token)
 
 
