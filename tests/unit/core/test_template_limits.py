@@ -52,6 +52,11 @@ def test_integers_past_the_limit_are_refused(template: str) -> None:
         "{{ ('a\tb' * 1000).expandtabs(1000) }}",
         "{{ 'a'.center(200000) }}",
         "{{ ('\n' * 1000) | indent(1000) }}",
+        BIG + "{{ big.join(range(100) | map('string')) }}",
+        BIG + "{{ range(100) | map('string') | join(big) }}",
+        BIG + "{{ ('aaaa' * 10).translate({97: big}) }}",
+        "{{ {'a': [[[[1]]]]} | tojson(indent=100000) }}",
+        BIG + "{{ ('a ' * 1000) | wordwrap(2, wrapstring=big) }}",
     ],
 )
 def test_amplification_past_the_output_limit_is_refused(template: str) -> None:
@@ -105,6 +110,10 @@ def test_the_time_limit_covers_all_of_a_task_s_templates(
         ("{{ 'ab cd' | wordwrap(2) }}", "ab\ncd"),
         ("{{ ('x' * 1000) | length }}", "1000"),
         ("{{ range(3) | list }}", "[0, 1, 2]"),
+        ("{{ '-'.join(range(3) | map('string')) }}", "0-1-2"),
+        ("{{ 'abc'.translate({97: 'zz'}) }}", "zzbc"),
+        ("{{ {'a': 1} | tojson(indent=2) }}", '{\n  "a": 1\n}'),
+        ("{{ 'a b c' | wordwrap(1, wrapstring='|') }}", "a|b|c"),
     ],
 )
 def test_ordinary_templates_still_render(template: str, expected: str) -> None:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NoReturn, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, TypeGuard, runtime_checkable
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateNotFound
@@ -163,7 +163,7 @@ def _check_bits(bits: int) -> None:
         )
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -186,6 +186,19 @@ def _joined_length(separator: Any, items: Any) -> int:
         return len(items) * (1 + _weight(separator))
     count = len(items) if isinstance(items, Collection) else 0
     return _weight(items) + max(count - 1, 0) * _weight(separator)
+
+
+def _listed(items: Any) -> Any:
+    """``items`` as a list when it is an iterator (its size can then be told before
+    joining it); refused past :data:`MAX_RENDERED_LENGTH` items."""
+    if isinstance(items, Collection) or not isinstance(items, Iterable):
+        return items
+    listed = []
+    for item in items:
+        listed.append(item)
+        if len(listed) > MAX_RENDERED_LENGTH:
+            _refuse(f"joining more than {MAX_RENDERED_LENGTH} values is not allowed")
+    return listed
 
 
 def _concat_guard(*values: Any) -> str:
@@ -233,7 +246,7 @@ class _Undefined(StrictUndefined):
 
 def _check_product(left: Any, right: Any) -> None:
     for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and _is_int(times):
+        if isinstance(seq, str | bytes | list | tuple) and _is_int(times):
             if len(seq) * times > MAX_RENDERED_LENGTH:
                 _refuse("repeating a value that many times is not allowed in a template")
             _check_length(_weight(seq) * max(times, 0), "the repeated value")
@@ -251,7 +264,9 @@ def _check_power(left: Any, right: Any) -> None:
         _refuse("an exponent that large is not allowed in a template")
 
 
-def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+def _check_str_method(text: str | bytes, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")  # the same length: what the estimates need
     if name == "replace" and len(args) >= 2:
         _check_length(_replaced_length(text, *args[:3]), "the replaced string")
     elif name == "join" and args:
@@ -261,6 +276,9 @@ def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: Any) 
         if name == "format_map" and args and isinstance(args[0], Mapping):
             values = list(args[0].values())
         _check_length(_formatted_length(text, "{", values), "the formatted string")
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        widest = max((_weight(v) for v in args[0].values()), default=1)
+        _check_length(len(text) * max(widest, 1), "the translated string")
     elif name == "expandtabs":
         size = args[0] if args else kwargs.get("tabsize", 8)
         if _is_int(size):
@@ -305,10 +323,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # str.format comes wrapped by the sandbox (the method is its __wrapped__).
         method = getattr(__obj, "__wrapped__", __obj)
         owner = getattr(method, "__self__", None)
-        if isinstance(owner, str):
-            _check_str_method(owner, getattr(method, "__name__", ""), args, kwargs)
+        if isinstance(owner, str | bytes):
+            name = getattr(method, "__name__", "")
+            if name == "join" and args:
+                args = (_listed(args[0]), *args[1:])
+            _check_str_method(owner, name, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
-        if isinstance(result, str):
+        if isinstance(result, str | bytes):
             _check_length(len(result), "the result")
         return result
 
@@ -336,6 +357,8 @@ def _checked_filter(
     @functools.wraps(filter_function)
     def checked(*args: Any, **kwargs: Any) -> Any:
         _check_time()
+        if estimate is _join_estimate and len(args) > skip:
+            args = (*args[:skip], _listed(args[skip]), *args[skip + 1 :])
         values = args[skip:]
         for value in (*values[1:], *kwargs.values()) if sizes else ():
             _check_size(value)
@@ -368,6 +391,19 @@ def _indent_estimate(value: Any, width: Any = 4, *_args: Any, **_kwargs: Any) ->
     return len(text) + (text.count("\n") + 1) * max(size, 0)
 
 
+def _tojson_estimate(value: Any, indent: Any = None) -> int:
+    # Each line may be indented by its depth times ``indent``: bounded by the size times it.
+    return _weight(value) * (1 + (indent if _is_int(indent) and indent > 0 else 0))
+
+
+def _wordwrap_estimate(value: Any, width: Any = 79, *args: Any, **kwargs: Any) -> int:
+    wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
+    text = value if isinstance(value, str) else ""
+    if not isinstance(wrap, str) or not _is_int(width) or width < 1:
+        return len(text)
+    return len(text) + (len(text) // width + text.count("\n") + 1) * len(wrap)
+
+
 def _center_estimate(value: Any, width: Any = 80) -> int:
     return max(_weight(value), width if _is_int(width) else 0)
 
@@ -377,10 +413,9 @@ _ESTIMATES: dict[str, Callable[..., int]] = {
     "join": _join_estimate,
     "indent": _indent_estimate,
     "center": _center_estimate,
-    **{
-        name: _input_weight
-        for name in ("string", "tojson", "pprint", "sum", "urlencode", "xmlattr")
-    },
+    "tojson": _tojson_estimate,
+    "wordwrap": _wordwrap_estimate,
+    **{name: _input_weight for name in ("string", "pprint", "sum", "urlencode", "xmlattr")},
 }
 
 
