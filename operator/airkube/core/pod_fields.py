@@ -10,10 +10,10 @@ schema cannot say (required fields, allowed values) is left to the API server, w
 operator asks with a dry run.
 """
 
-import difflib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic.alias_generators import to_camel
@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 from airkube.api.container import EnvVar
 from airkube.api.dag import DAGSpec, TaskSettings
 from airkube.api.schemas import OpenAPISchema, pod_schema
+from airkube.core.suggest import Suggestions
 
 POD_TEMPLATE_SPEC = "io.k8s.api.core.v1.PodTemplateSpec"
 ENV_VAR_SOURCE = "io.k8s.api.core.v1.EnvVarSource"
@@ -75,15 +76,21 @@ def _accepts(kind: str, value: Any) -> bool:
 def _closest(name: str, known: Mapping[str, Any]) -> str | None:
     """The field probably meant: the camelCase spelling, another case, a close one, or
     the one field it begins."""
+    return _closest_of(name, tuple(known))
+
+
+@lru_cache(maxsize=1024)
+def _closest_of(name: str, known: tuple[str, ...]) -> str | None:
+    # Cached: the tasks of a big DAG often share a typo (one lookup, not one per task).
     camel = to_camel(name)
     if camel != name and camel in known:
         return camel
     folded = {k.lower(): k for k in known}
     if name.lower() in folded:
         return folded[name.lower()]
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    if close:
-        return close[0]
+    close = Suggestions(known).closest(name)
+    if close is not None:
+        return close
     longer = [k for k in known if k.lower().startswith(name.lower())]
     return longer[0] if len(longer) == 1 and len(name) >= 3 else None
 

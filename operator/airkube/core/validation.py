@@ -8,7 +8,6 @@ are problems too. Checking never raises: whatever is wrong becomes a problem.
 :func:`validate_dag` checks an already-parsed spec.
 """
 
-import difflib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +22,12 @@ from airkube.api.names import task_name_problem
 from airkube.core.graph import find_cycles
 from airkube.core.params import param_problems
 from airkube.core.pod_fields import pod_field_problems
+from airkube.core.suggest import Suggestions
 from airkube.core.templates import template_problems
 
 RESERVED_ENV_PREFIX = "AIRKUBE_"
+_SHOWN_PLACES = 5
+"""The most places a duplicated task name's message lists."""
 
 
 class ProblemReason(StrEnum):
@@ -91,7 +93,10 @@ def validate_dag(spec: DAGSpec) -> list[Problem]:
     default_env = spec.defaults.env if spec.defaults else None
 
     for name, where in _duplicates(positions):
-        places = " and ".join(f"tasks[{i}]" for i in where)
+        places = " and ".join(f"tasks[{i}]" for i in where[:_SHOWN_PLACES])
+        if len(where) > _SHOWN_PLACES:
+            places = ", ".join(f"tasks[{i}]" for i in where[:_SHOWN_PLACES])
+            places += f" and {len(where) - _SHOWN_PLACES} more"
         problems.append(
             Problem(
                 ProblemReason.DUPLICATE_TASK,
@@ -104,8 +109,9 @@ def validate_dag(spec: DAGSpec) -> list[Problem]:
         if env.name.startswith(RESERVED_ENV_PREFIX):
             problems.append(_reserved_env(None, env.name))
     reported_names: set[str] = set()
+    suggestions = Suggestions(names)
     for task in spec.tasks:
-        problems.extend(_task_problems(task, names, default_image, reported_names))
+        problems.extend(_task_problems(task, names, suggestions, default_image, reported_names))
 
     for field in pod_field_problems(spec):
         problems.append(Problem(ProblemReason.INVALID_POD_FIELD, str(field), field.task))
@@ -144,7 +150,11 @@ def _reserved_env(task: str | None, name: str) -> Problem:
 
 
 def _task_problems(
-    task: Task, names: set[str], default_image: str | None, reported_names: set[str]
+    task: Task,
+    names: set[str],
+    suggestions: Suggestions,
+    default_image: str | None,
+    reported_names: set[str],
 ) -> list[Problem]:
     problems = []
     name_problem = task_name_problem(task.name)
@@ -170,13 +180,11 @@ def _task_problems(
                 )
             )
         elif dep not in names:
-            hint = difflib.get_close_matches(dep, sorted(names), n=1)
-            suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
             problems.append(
                 Problem(
                     ProblemReason.UNKNOWN_DEPENDENCY,
                     f'task "{task.name}" depends on "{dep}", which is not a task of this DAG'
-                    f"{suggestion}",
+                    f"{suggestions.hint(dep)}",
                     task.name,
                 )
             )

@@ -18,6 +18,7 @@ from jinja2.meta import find_undeclared_variables
 
 from airkube.api.container import EnvVar
 from airkube.api.dag import DAGSpec, Task
+from airkube.core.suggest import Suggestions, suggest
 
 from .sandbox import (
     CONTEXT_NAMES,
@@ -27,7 +28,6 @@ from .sandbox import (
     describe,
     is_template,
     parse,
-    suggest,
     unknown_filter,
     unknown_test,
 )
@@ -106,16 +106,22 @@ def _source_problems(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return (describe(exc),), ()
 
 
-def check_template(text: str, task_names: Collection[str]) -> list[str]:
+def check_template(
+    text: str, task_names: Collection[str], suggestions: Suggestions | None = None
+) -> list[str]:
     """What is wrong with the template ``text`` whatever values it gets (empty when it can
-    render), one message each. Never raises."""
+    render), one message each. Never raises. ``suggestions`` (of ``task_names``) is shared
+    by the checks of one DAG, so that hints stay bounded."""
     if not is_template(text):
         return []
     messages, references = _source_problems(text)
+    unknown = [name for name in references if name not in task_names]
+    if not unknown:
+        return list(messages)
+    hints = suggestions if suggestions is not None else Suggestions(task_names)
     return [*messages] + [
-        f'tasks.{name} is undefined: "{name}" is not a task of this DAG{suggest(name, task_names)}'
-        for name in references
-        if name not in task_names
+        f'tasks.{name} is undefined: "{name}" is not a task of this DAG{hints.hint(name)}'
+        for name in unknown
     ]
 
 
@@ -126,6 +132,7 @@ def template_problems(spec: DAGSpec) -> list[TemplateProblem]:
     known when a task starts.)"""
     problems: list[TemplateProblem] = []
     names = {task.name for task in spec.tasks}
+    suggestions = Suggestions(names)
     owners: list[tuple[Task | None, list[EnvVar] | None]] = [
         (None, spec.defaults.env if spec.defaults else None)
     ]
@@ -133,6 +140,6 @@ def template_problems(spec: DAGSpec) -> list[TemplateProblem]:
     for task, env in owners:
         owner = task.name if task is not None else None
         for field, text in _task_templates(task, env):
-            for message in check_template(text, names):
+            for message in check_template(text, names, suggestions):
                 problems.append(TemplateProblem(owner, field, message))
     return problems

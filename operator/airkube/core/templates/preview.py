@@ -12,6 +12,7 @@ from airkube.core.cron import as_utc
 from airkube.core.params import ParamsError, resolve_params
 from airkube.core.resolve import resolve_task
 from airkube.core.run_names import manual_run_name, scheduled_run_name
+from airkube.core.suggest import suggest
 from airkube.core.timetables import (
     DataInterval,
     IntervalSchedule,
@@ -20,7 +21,6 @@ from airkube.core.timetables import (
 )
 
 from .rendering import render_task, template_context
-from .sandbox import suggest
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from airkube.core.model.render import Renderer, RenderError
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError, resolve_params
 from airkube.core.resolve import ResolvedTask
+from airkube.core.suggest import suggest
 from airkube.core.timetables import DataInterval, infer_manual_data_interval
 
-from .sandbox import compile_template, describe, generate, is_template, suggest
+from .sandbox import compile_template, describe, generate, is_template, time_limit
 
 
 class _Params:
@@ -169,7 +170,13 @@ def template_context(
 
 
 def render_task(task: ResolvedTask, context: Mapping[str, Any]) -> ResolvedTask:
-    """``task`` with its command, args and env values rendered (a new ResolvedTask)."""
+    """``task`` with its command, args and env values rendered (a new ResolvedTask), in
+    :data:`~.sandbox.MAX_RENDER_SECONDS` in all."""
+    with time_limit():
+        return _render_fields(task, context)
+
+
+def _render_fields(task: ResolvedTask, context: Mapping[str, Any]) -> ResolvedTask:
     command = task.command
     if command is not None:
         command = tuple(render_string(s, context, f"command[{i}]") for i, s in enumerate(command))
