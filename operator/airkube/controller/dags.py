@@ -188,7 +188,8 @@ class DagReconciler:
 
     async def _handle(self, key: Key, body: Mapping[str, Any]) -> None:
         now = self.clock()
-        spec, problems, version = validate(body)
+        # Off the event loop: a big DAG's templates take seconds to compile.
+        spec, problems, version = await asyncio.to_thread(validate, body)
         if spec is not None and version is not None:
             await self.db(
                 self.store.record_dag_version, key[0], key[1], version, spec.to_dict(), now

@@ -136,7 +136,7 @@ class Scheduler:
         self.wake_after(key, delay)
 
     async def _schedule(self, key: Key, body: Mapping[str, Any]) -> None:
-        spec = self._spec(key, body)
+        spec = await self._spec(key, body)
         if spec is None:
             return  # the DAG reconciler reports why; a fixed spec wakes this key again
         namespace, dag = key
@@ -209,13 +209,14 @@ class Scheduler:
             return written
         return mine
 
-    def _spec(self, key: Key, body: Mapping[str, Any]) -> DAGSpec | None:
+    async def _spec(self, key: Key, body: Mapping[str, Any]) -> DAGSpec | None:
         """The DAG's parsed spec, parsed once per generation (the loop runs every tick)."""
         generation = body["metadata"].get("generation")
         cached = self._specs.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        spec, problems = check_dag(body.get("spec") or {})
+        # Off the event loop: a big DAG's templates take seconds to compile.
+        spec, problems = await asyncio.to_thread(check_dag, body.get("spec") or {})
         valid = spec if spec is not None and not problems else None
         self._specs[key] = (generation, valid)
         return valid
