@@ -30,7 +30,6 @@ from airkube.api import (
     DAGRun,
     DAGRunStatus,
     DAGSpec,
-    EndedTry,
     RunState,
     TaskState,
     TaskStatus,
@@ -89,9 +88,6 @@ class RunMemory:
     db_synced: bool = False
     """The database holds what the status says, every task of it (written by this
     process since it last read the status)."""
-    unrecorded: list[EndedTry] = field(default_factory=list)
-    """The status's ended tries that the database has not recorded yet: the next status
-    keeps them (and drops those recorded)."""
     unrecorded_tasks: set[str] = field(default_factory=set)
     """Tasks whose status the database has not recorded yet: a big run's status never
     leaves them out."""
@@ -298,7 +294,6 @@ class RunReconciler:
             status=status,
             written=dict(written),
             task_map=TaskMap(self.status_budget),
-            unrecorded=list(status.ended_tries or ()),
         )
 
     def _observe(self, key: Key, mem: RunMemory) -> list[ObservedPod]:
@@ -385,7 +380,8 @@ class RunReconciler:
             observed_generation=resource.metadata.generation,
             conditions=mem.status.conditions,
             task_map=mem.task_map,
-            unrecorded=mem.unrecorded,
+            # The ended tries the last status kept stay until the database has them.
+            unrecorded=() if mem.db_synced else mem.status.ended_tries or (),
             # Tries the database may not have yet stay in the status whatever its size
             # (an end without a try can be decided again: it is not kept).
             keep=mem.unrecorded_tasks.union(
@@ -460,12 +456,10 @@ class RunReconciler:
             if not isinstance(e, StoreFileLostError):
                 log.warning("run %s/%s: %s", key[0], key[1], e)
             mem.db_synced = False
-            mem.unrecorded = list(status.ended_tries or ())
             mem.unrecorded_tasks.update(n for n in changed if tasks[n].try_number > 0)
             self.wake_after(key, 5)
             return False
         mem.db_synced = True
-        mem.unrecorded = []
         mem.unrecorded_tasks = set()
         return True
 
