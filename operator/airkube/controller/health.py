@@ -1,12 +1,14 @@
 """The operator's health: ``GET /healthz`` and one log line per change of it.
 
-``/healthz`` answers 200 ``{"ok": true}`` while the operator can work, and 503
+``/healthz`` answers 200 ``{"ok": true, ...}`` while the operator can work, and 503
 ``{"ok": false, "problem": "..."}`` while it cannot (today: its SQLite file was deleted or
 replaced under it, see :meth:`airkube.store.Store.health`), so that Kubernetes restarts
 it. kopf's own liveness endpoint can only fail by an exception in a probe handler, which
 aiohttp logs with a traceback at every probe; hence an endpoint of our own (aiohttp, which
 kopf serves its endpoint with too). A watch loop checks every few seconds even when no
 one probes, and the ERROR line is logged once when a problem appears, not at every pass.
+Both answers carry the operator's details too (the largest event-loop stall seen, see
+:mod:`airkube.controller.loop_watch`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -31,8 +33,13 @@ class HealthServerError(Exception):
 class Health:
     """What the operator says about its health, from ``check`` (None: fine, else why not)."""
 
-    def __init__(self, check: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        check: Callable[[], str | None],
+        details: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
         self._check = check
+        self._details = details
         self.problem: str | None = None
         self._runner: web.AppRunner | None = None
 
@@ -79,5 +86,5 @@ class Health:
     async def _get(self, _request: web.Request) -> web.Response:
         problem = await self.refresh()
         if problem is None:
-            return web.json_response({"ok": True})
-        return web.json_response({"ok": False, "problem": problem}, status=503)
+            return web.json_response({"ok": True, **self._details()})
+        return web.json_response({"ok": False, "problem": problem, **self._details()}, status=503)

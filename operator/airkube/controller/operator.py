@@ -41,6 +41,7 @@ from .clock import Clock, utc_now
 from .dags import DagReconciler
 from .health import Health
 from .informer import Informer, Key, dag_of_run
+from .loop_watch import LoopWatch
 from .peering import DemotedError, Peering, StandbyWriteError, guard_writes, replica_identity
 from .podmap import observe_pod, owner_uid, run_key
 from .runs import RunReconciler
@@ -108,7 +109,10 @@ class Operator:
         # DAG passes (status writes, dry runs of their pods) neither delay pods nor schedules.
         self.dag_kube = Kube(api, concurrency=4, name="dags")
         self.store = store
-        self.health = Health(store.health)
+        self.loop_watch = LoopWatch()
+        self.health = Health(
+            store.health, lambda: {"largestLoopStallS": round(self.loop_watch.largest, 3)}
+        )
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
@@ -316,6 +320,7 @@ class Operator:
         if s.health_port:
             await self.health.start(s.health_port)
         health_task = asyncio.create_task(self.health.watch(), name="health")
+        watch_task = asyncio.create_task(self.loop_watch.run(), name="loop-watch")
         kopf_task = asyncio.create_task(
             kopf.operator(
                 registry=self.registry,
@@ -357,13 +362,14 @@ class Operator:
             await kopf_task
         finally:
             ready_wait.cancel()
-            for task in (self.work_task, peering_task, health_task):
+            for task in (self.work_task, peering_task, health_task, watch_task):
                 if task is None:
                     continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.health.stop()
+            log.info("%s", self.loop_watch.summary())
             self.db_pool.shutdown(wait=True)
             self.kube.close()
             self.schedule_kube.close()
