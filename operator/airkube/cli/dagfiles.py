@@ -420,6 +420,7 @@ def apply(
                 found.dag.name,
                 body,
                 field_manager=FIELD_MANAGER,
+                field_validation="Strict",
                 force=force_conflicts,
                 dry_run="All" if server_dry_run else None,
                 _content_type=APPLY_PATCH,

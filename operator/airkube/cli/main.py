@@ -240,7 +240,9 @@ def trigger(
     )
     body = dagrun_manifest(ns, name, spec)
     try:
-        created = custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
+        created = custom.create_namespaced_custom_object(
+            GROUP, VERSION, ns, "dagruns", body, field_validation="Strict"
+        )
     except ApiException as e:
         if e.status == 409:
             fail(f"DAGRun {name} already exists in {ns}: pass another --logical-date or --name")
@@ -364,7 +366,9 @@ def backfill(
             _wait_gone(custom, ns, run.replaces.name)
         body = dagrun_manifest(ns, run.name, run.spec(dag))
         try:
-            custom.create_namespaced_custom_object(GROUP, VERSION, ns, "dagruns", body)
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, "dagruns", body, field_validation="Strict"
+            )
         except ApiException as e:
             if e.status != 409:
                 fail(f"creating {run.name}: {api_message(e)}")

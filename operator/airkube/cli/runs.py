@@ -56,7 +56,7 @@ def _patch_run_spec(custom: Any, namespace: str, name: str, spec: dict[str, Any]
 
     try:
         return custom.patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dagruns", name, {"spec": spec}
+            GROUP, VERSION, namespace, "dagruns", name, {"spec": spec}, field_validation="Strict"
         )
     except ApiException as e:
         fail(f"updating DAGRun {name}: {api_message(e)}")

@@ -110,7 +110,8 @@ class FakeCustom:
     def get_namespaced_custom_object(self, *args: Any) -> dict[str, Any]:
         return self.dag
 
-    def create_namespaced_custom_object(self, *args: Any) -> dict[str, Any]:
+    def create_namespaced_custom_object(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs == {"field_validation": "Strict"}  # never a field silently dropped
         body: dict[str, Any] = args[-1]
         self.created.append(body)
         return body
