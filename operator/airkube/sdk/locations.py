@@ -6,6 +6,7 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -33,8 +34,13 @@ class Location:
 
 def display_path(file: str) -> str:
     """``file`` relative to the working directory when it is under it, else as it is."""
+    return _display_path(file, os.getcwd())
+
+
+@lru_cache(maxsize=256)  # a 10,000-problem file names its path 10,000 times
+def _display_path(file: str, cwd: str) -> str:
     try:
-        relative = os.path.relpath(file)
+        relative = os.path.relpath(file, cwd)
     except ValueError:  # pragma: no cover - another drive on Windows
         return file
     return file if relative.startswith("..") else relative
