@@ -25,12 +25,11 @@ from airkube.core.spec_hash import spec_hash
 from airkube.core.validation import Problem, check_dag
 
 from .informer import Informer, Key
+from .workqueue import retry_delay
 
 log = logging.getLogger(__name__)
 
 PLURAL = "dags"
-RETRY_FIRST_DELAY = 1.0
-RETRY_MAX_DELAY = 300.0
 
 
 class DagKube(Protocol):
@@ -67,12 +66,6 @@ class DagStore(Protocol):
     ) -> bool: ...
 
     def mark_dag_deleted(self, namespace: str, dag: str, now: datetime | None = None) -> None: ...
-
-
-def retry_delay(failures: int) -> float:
-    """How long to wait after the ``failures``-th failure in a row: 1 s, doubling, at most
-    5 minutes."""
-    return min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2.0 ** min(failures - 1, 30))
 
 
 def dag_status_update(

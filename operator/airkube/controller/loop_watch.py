@@ -2,24 +2,31 @@
 
 Everything of the operator shares one asyncio loop (kopf's watches, the work queues, the
 schedule loop, the health endpoint), so work that does not yield delays all of them: a
-big DAG's checks or templates run in threads for that reason. This watch sleeps a short
-tick and measures how late it wakes: the lateness is the longest any other work held the
-loop. A stall over ``warn_over`` seconds is one WARNING line; the largest one is kept for
-``/healthz`` and said once when the operator stops.
+big DAG's checks and a run's pass run in threads for that reason. This watch sleeps a
+short tick on the loop and measures how late it wakes: the lateness is the longest any
+other work held the loop. A stall over ``warn_over`` seconds is one WARNING line that says
+where the loop was (a thread beside it looks at the loop's stack once a stall has gone on
+that long); the largest stall is kept for ``/healthz`` and said once when the operator
+stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 log = logging.getLogger("airkube")
 
 TICK_S: Final = 0.1
 WARN_OVER_S: Final = 0.5
+_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
 class LoopWatch:
@@ -39,25 +46,54 @@ class LoopWatch:
         self.stalls = 0
         """How many stalls went over ``warn_over``."""
         self._started: float | None = None
+        self._last_tick = 0.0
+        self._where: str | None = None
+        """Where the loop was during the current stall (the sampler thread's finding)."""
 
-    def saw(self, late: float) -> None:
-        """One wake-up ``late`` seconds after it was due."""
+    def saw(self, late: float, where: str | None = None) -> None:
+        """One wake-up ``late`` seconds after it was due; ``where`` the loop was meanwhile."""
         self.largest = max(self.largest, late)
         if late > self.warn_over:
             self.stalls += 1
             log.warning(
-                "event loop stalled %.2f s: work on it did not yield (every watch, queue and "
-                "probe of this operator waited)",
+                "event loop stalled %.2f s%s: every watch, queue and probe of this operator waited",
                 late,
+                f" in {where}" if where else "",
             )
 
     async def run(self) -> None:
-        """Tick until cancelled."""
-        self._started = self._clock()
-        while True:
-            due = self._clock() + self.tick
-            await asyncio.sleep(self.tick)
-            self.saw(max(0.0, self._clock() - due))
+        """Tick until cancelled (with the sampler thread beside it)."""
+        self._started = self._last_tick = self._clock()
+        stop = threading.Event()
+        sampler = threading.Thread(
+            target=self._sample,
+            args=(threading.get_ident(), stop),
+            name="loop-watch",
+            daemon=True,
+        )
+        sampler.start()
+        try:
+            while True:
+                due = self._clock() + self.tick
+                await asyncio.sleep(self.tick)
+                now = self._clock()
+                where, self._where = self._where, None
+                self._last_tick = now
+                self.saw(max(0.0, now - due), where)
+        finally:
+            stop.set()
+
+    def _sample(self, loop_thread: int, stop: threading.Event) -> None:
+        """Once per stall over ``warn_over``: the loop thread's innermost airkube frame."""
+        sampled_at = -1.0
+        while not stop.wait(self.tick):
+            last = self._last_tick
+            if last == sampled_at or self._clock() - last < self.warn_over:
+                continue
+            sampled_at = last
+            frame = sys._current_frames().get(loop_thread)
+            if frame is not None:
+                self._where = _innermost(traceback.extract_stack(frame))
 
     def summary(self) -> str:
         running = self._clock() - self._started if self._started is not None else 0.0
@@ -65,3 +101,16 @@ class LoopWatch:
             f"event loop: largest stall {self.largest:.3f} s, {self.stalls} over "
             f"{self.warn_over:g} s, in {running:.0f} s of running"
         )
+
+
+def _innermost(stack: traceback.StackSummary) -> str:
+    """The innermost airkube frame and the innermost frame of all (``file:line fn``)."""
+    ours = [f for f in stack if f.filename.startswith(_PACKAGE)]
+    parts = []
+    if ours:
+        f = ours[-1]
+        parts.append(f"airkube/{Path(f.filename).relative_to(_PACKAGE)}:{f.lineno} {f.name}")
+    if stack and (not ours or stack[-1] is not ours[-1]):
+        f = stack[-1]
+        parts.append(f"{Path(f.filename).name}:{f.lineno} {f.name}")
+    return " → ".join(parts)

@@ -306,7 +306,7 @@ class Operator:
         s = self.settings
         await self.until_active()
         await asyncio.gather(
-            self.queue.run(self.reconciler.reconcile, s.workers),
+            self.queue.run(self.reconciler.reconcile, s.workers, self.reconciler.failed),
             self.dag_spec_queue.run(self.dag_reconciler.reconcile, 4),
             self.dag_queue.run(self.scheduler.reconcile, 8),
             self.dag_status_queue.run(self.scheduler.write_status, 4),

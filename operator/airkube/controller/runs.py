@@ -17,6 +17,7 @@ a run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -196,6 +197,27 @@ class RunReconciler:
             return
         await self._pass(key, resource, mem, now)
 
+    async def failed(self, key: Key, error: str, retry_in: float) -> None:
+        """A pass failed in a way no rule foresaw (the work queue retries it, backing off):
+        a Warning event on the run says so, once per distinct error, so that its user
+        sees why it does not move."""
+        body = self.runs.get(key)
+        if body is None:
+            return
+        digest = hashlib.sha256(error.encode()).hexdigest()[:12]
+        await self.kube.post_event(
+            body,
+            type_="Warning",
+            reason="ReconcileError",
+            note=(
+                f"airkube could not handle this run: {error}; it tries again in "
+                f"{retry_in:.0f}s, backing off (a bug of airkube: please report it with the "
+                "operator's log)"
+            ),
+            now=self.clock(),
+            key=f"error-{digest}",
+        )
+
     async def _may_start(self, key: Key, resource: DAGRun, mem: RunMemory, now: datetime) -> bool:
         """Whether a run that has not started may (core's admission rule); if not, its
         Waiting condition says why."""
@@ -244,18 +266,25 @@ class RunReconciler:
         except ParamsError as e:
             await self._abort(key, resource, mem, "InvalidParams", str(e), now)
             return
-        if mem.index is None or mem.index.dag is not spec:
-            mem.index = RunIndex.build(spec, status.tasks or {})
-        result = plan(
-            spec,
-            run,
-            status.tasks or {},
-            observed,
-            now,
-            renderer=renderer,
-            options=self.options,
-            index=mem.index,
-        )
+
+        def decide() -> Plan:
+            if mem.index is None or mem.index.dag is not spec:
+                mem.index = RunIndex.build(spec, status.tasks or {})
+            return plan(
+                spec,
+                run,
+                status.tasks or {},
+                observed,
+                now,
+                renderer=renderer,
+                options=self.options,
+                index=mem.index,
+            )
+
+        # In a thread: a big run's pass (and its templates, up to a second each) would
+        # hold the event loop every other run, DAG and watch shares. Passes of one run
+        # never overlap (the work queue), so its memory is touched by one at a time.
+        result = await asyncio.to_thread(decide)
         try:
             await self._apply(key, resource, mem, result, status.dag_version, now)
         except BaseException:

@@ -28,8 +28,8 @@ from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 
 from .clock import Clock, utc_now
-from .dags import retry_delay
 from .informer import Informer, Key
+from .workqueue import retry_delay
 
 log = logging.getLogger(__name__)
 

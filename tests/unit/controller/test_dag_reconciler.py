@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from airkube.controller.dags import DagReconciler, retry_delay
+from airkube.controller.dags import DagReconciler
 from airkube.controller.informer import Informer, Key, dag_of_run
+from airkube.controller.workqueue import retry_delay
 from airkube.store import Store
 from unit.controller.fakes import FakeClock, FakeKube
 

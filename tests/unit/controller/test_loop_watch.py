@@ -27,8 +27,10 @@ def test_a_stall_over_the_threshold_is_one_warning_and_the_largest_is_kept(
     assert warnings[0].startswith("event loop stalled 0.70 s")
 
 
-def test_work_that_blocks_the_loop_is_measured_as_a_stall() -> None:
-    watch = LoopWatch(tick=0.01, warn_over=10)
+def test_work_that_blocks_the_loop_is_measured_as_a_stall_and_located(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = LoopWatch(tick=0.01, warn_over=0.1)
 
     async def main() -> None:
         task = asyncio.create_task(watch.run())
@@ -37,8 +39,13 @@ def test_work_that_blocks_the_loop_is_measured_as_a_stall() -> None:
         await asyncio.sleep(0.05)
         task.cancel()
 
-    asyncio.run(main())
+    with caplog.at_level(logging.WARNING, logger="airkube"):
+        asyncio.run(main())
     assert 0.25 < watch.largest < 1.0
+    stall = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
+    assert len(stall) == 1
+    assert "in test_loop_watch.py" in stall[0]
+    assert "main" in stall[0]
     assert watch.summary().startswith("event loop: largest stall 0.")
 
 

@@ -266,3 +266,19 @@ def test_a_try_that_fails_and_is_retried_in_the_same_pass_keeps_its_own_row(
     assert scene.status("r1")["tasks"]["a"]["tryNumber"] == 2
     tries = {t.try_number: t.state for t in scene.store.task_tries(NS, "r1")}
     assert tries == {1: "UpForRetry", 2: "Queued"}
+
+
+def test_a_failed_pass_is_one_warning_event_on_the_run_per_distinct_error(
+    tmp_path: Path,
+) -> None:
+    scene = Scene(tmp_path, CHAIN, run_body("r1", "etl"))
+
+    async def fail_twice_then_another() -> None:
+        for error in ("KeyError: 'x'", "KeyError: 'x'", "ValueError: y"):
+            await scene.reconciler.failed((NS, "r1"), error, 5.0)
+
+    asyncio.run(fail_twice_then_another())
+    notes = [e["note"] for e in scene.kube.events if e["reason"] == "ReconcileError"]
+    assert len(notes) == 2
+    assert notes[0].startswith("airkube could not handle this run: KeyError: 'x'; it tries again")
+    assert "ValueError: y" in notes[1]

@@ -1,8 +1,10 @@
-"""The reconcile work queue: dedup, one worker per key, no lost wake-ups, timers."""
+"""The reconcile work queue: dedup, one worker per key, no lost wake-ups, timers, backoff."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -141,3 +143,43 @@ def test_an_api_server_refusal_is_one_warning_line_without_a_traceback(
     assert record.levelname == "WARNING"
     assert record.exc_info is None
     assert "answered 422: status writes are refused for a while" in record.getMessage()
+
+
+def test_a_failing_key_backs_off_with_one_traceback_and_tells_its_owner_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    told: list[tuple[str, str, float]] = []
+
+    async def main() -> list[float]:
+        q: WorkQueue[str] = WorkQueue(first_retry_delay=0.05)
+        done = asyncio.Event()
+        attempts: list[float] = []
+        loop = asyncio.get_running_loop()
+
+        async def handler(key: str) -> None:
+            if key == "good":
+                return
+            attempts.append(loop.time())
+            if len(attempts) == 4:
+                done.set()
+            raise RuntimeError("a bug")
+
+        async def on_failure(key: str, error: str, delay: float) -> None:
+            told.append((key, error, delay))
+
+        q.add("bad")
+        q.add("good")
+        worker = asyncio.create_task(q.run(handler, 2, on_failure))
+        await asyncio.wait_for(done.wait(), 5)
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        return [b - a for a, b in itertools.pairwise(attempts)]
+
+    gaps = asyncio.run(main())
+    assert [round(g, 2) >= d for g, d in zip(gaps, (0.05, 0.1, 0.2), strict=True)] == [True] * 3
+    records = [r for r in caplog.records if r.name == "airkube.controller.workqueue"]
+    assert len(records) >= 3
+    assert [r.exc_info is not None for r in records[:3]] == [True, False, False]
+    assert "(2 times in a row)" in records[1].getMessage()
+    assert told == [("bad", "RuntimeError: a bug", 0.05)]
