@@ -6,13 +6,15 @@ big DAG's checks and a run's pass run in threads for that reason. This watch sle
 short tick on the loop and measures how late it wakes: the lateness is the longest any
 other work held the loop. A stall over ``warn_over`` seconds is one WARNING line that says
 where the loop was (a thread beside it looks at the loop's stack once a stall has gone on
-that long); the largest stall is kept for ``/healthz`` and said once when the operator
-stops.
+that long) and how much of it was Python's garbage collector (a big run's heap makes its
+full collections long); the largest stall is kept for ``/healthz`` and said once when the
+operator stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -49,17 +51,35 @@ class LoopWatch:
         self._last_tick = 0.0
         self._where: str | None = None
         """Where the loop was during the current stall (the sampler thread's finding)."""
+        self._gc_started: float | None = None
+        self._gc_in_tick = 0.0
+        """Seconds the garbage collector ran since the last tick (on any thread)."""
+        self.gc_total = 0.0
+        self.gc_longest = 0.0
 
-    def saw(self, late: float, where: str | None = None) -> None:
-        """One wake-up ``late`` seconds after it was due; ``where`` the loop was meanwhile."""
+    def saw(self, late: float, where: str | None = None, gc_s: float = 0.0) -> None:
+        """One wake-up ``late`` seconds after it was due; ``where`` the loop was meanwhile,
+        ``gc_s`` the garbage collector's share."""
         self.largest = max(self.largest, late)
         if late > self.warn_over:
             self.stalls += 1
             log.warning(
-                "event loop stalled %.2f s%s: every watch, queue and probe of this operator waited",
+                "event loop stalled %.2f s%s%s: every watch, queue and probe of this operator "
+                "waited",
                 late,
                 f" in {where}" if where else "",
+                f" (garbage collection {gc_s:.2f} s of it)" if gc_s >= 0.01 else "",
             )
+
+    def _gc(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = self._clock()
+        elif self._gc_started is not None:
+            took = self._clock() - self._gc_started
+            self._gc_started = None
+            self._gc_in_tick += took
+            self.gc_total += took
+            self.gc_longest = max(self.gc_longest, took)
 
     async def run(self) -> None:
         """Tick until cancelled (with the sampler thread beside it)."""
@@ -72,15 +92,18 @@ class LoopWatch:
             daemon=True,
         )
         sampler.start()
+        gc.callbacks.append(self._gc)
         try:
             while True:
                 due = self._clock() + self.tick
                 await asyncio.sleep(self.tick)
                 now = self._clock()
                 where, self._where = self._where, None
+                gc_s, self._gc_in_tick = self._gc_in_tick, 0.0
                 self._last_tick = now
-                self.saw(max(0.0, now - due), where)
+                self.saw(max(0.0, now - due), where, gc_s)
         finally:
+            gc.callbacks.remove(self._gc)
             stop.set()
 
     def _sample(self, loop_thread: int, stop: threading.Event) -> None:
@@ -99,7 +122,8 @@ class LoopWatch:
         running = self._clock() - self._started if self._started is not None else 0.0
         return (
             f"event loop: largest stall {self.largest:.3f} s, {self.stalls} over "
-            f"{self.warn_over:g} s, in {running:.0f} s of running"
+            f"{self.warn_over:g} s, in {running:.0f} s of running; garbage collection "
+            f"{self.gc_total:.1f} s in all, the longest {self.gc_longest:.3f} s"
         )
 
 

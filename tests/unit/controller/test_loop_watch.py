@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -64,3 +65,20 @@ def test_healthz_reports_the_largest_stall() -> None:
         return dict(json.loads(body))
 
     assert asyncio.run(main()) == {"ok": True, "largestLoopStallS": 0.25}
+
+
+def test_time_in_the_garbage_collector_is_counted_and_named_in_the_stall() -> None:
+    watch = LoopWatch(tick=0.01, warn_over=10)
+
+    async def main() -> None:
+        task = asyncio.create_task(watch.run())
+        await asyncio.sleep(0.05)
+        gc.collect()
+        await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(main())
+    assert watch.gc_total > 0
+    assert watch.gc_longest <= watch.gc_total
+    assert "garbage collection" in watch.summary()
+    assert watch._gc not in gc.callbacks  # removed when the watch stops
