@@ -2,10 +2,13 @@
 task ("task "load": retries: Input should be greater than or equal to 0")."""
 
 import json
+import types
+import typing
 from collections.abc import Mapping, Sequence
+from difflib import get_close_matches
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 def _task_name(data: Any, index: int) -> str | None:
@@ -62,14 +65,95 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
 
 
-def describe_validation_error(error: ValidationError, data: Any = None) -> list[str]:
+def _model_at(model: type[BaseModel] | None, loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model that ``loc`` leads to from ``model`` (through fields by name or alias,
+    list items and dict values), or None."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current, isinstance(part, int))
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            if isinstance(part, int):
+                continue
+            return None
+        if isinstance(part, int):
+            continue
+        field = next(
+            (f for n, f in current.model_fields.items() if part in (n, f.alias)),
+            None,
+        )
+        if field is None:
+            return None
+        current = field.annotation
+    found = _unwrap(current, False)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+
+
+def _unwrap(annotation: Any, item: bool) -> Any:
+    """``X`` from ``X | None``, ``Annotated[X, ...]``, and (for an index) ``list[X]``."""
+    for _ in range(5):
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            annotation = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        elif item and origin in (list, tuple, Sequence) and args:
+            annotation = args[0]
+            item = False
+        elif item and origin in (dict, Mapping) and len(args) == 2:
+            annotation = args[1]
+            item = False
+        else:
+            return annotation
+    return annotation
+
+
+MAX_HINTS = 10
+"""The most distinct unknown fields one error gets a "did you mean" for: bounded work
+whatever a hostile spec holds (each lookup compares with one model's few fields)."""
+
+
+class _Hints:
+    """ " (did you mean X?)" for unknown fields, each distinct one looked up once."""
+
+    def __init__(self, model: type[BaseModel] | None) -> None:
+        self.model = model
+        self.found: dict[tuple[type[BaseModel], str], str] = {}
+        self.parents: dict[tuple[int | str, ...], type[BaseModel] | None] = {}
+
+    def __call__(self, loc: Sequence[int | str]) -> str:
+        if self.model is None or not loc or not isinstance(loc[-1], str):
+            return ""
+        at = tuple(0 if isinstance(p, int) else p for p in loc[:-1])
+        if at not in self.parents:
+            self.parents[at] = _model_at(self.model, at)
+        parent = self.parents[at]
+        if parent is None:
+            return ""
+        key = (parent, loc[-1])
+        if key not in self.found:
+            if len(self.found) >= MAX_HINTS:
+                return ""
+            known = [f.alias or n for n, f in parent.model_fields.items()]
+            close = get_close_matches(loc[-1], known, n=1)
+            self.found[key] = f" (did you mean {close[0]}?)" if close else ""
+        return self.found[key]
+
+
+def describe_validation_error(
+    error: ValidationError, data: Any = None, model: type[BaseModel] | None = None
+) -> list[str]:
     """One message per problem in ``error``, raised validating ``data`` (a DAG spec or a
-    fragment of one).
+    fragment of one) as ``model`` (which names the fields an unknown one may be a typo of).
 
     Problems within a task are prefixed with the task's name when ``data`` shows it,
     else with the task's position.
     """
     messages: list[str] = []
+    hints = _Hints(model)
     for item in error.errors():
         # Function validators add their name to loc (as in "function-after[...]"): not a field.
         loc = [p for p in item["loc"] if not (isinstance(p, str) and "[" in p)]
@@ -78,6 +162,7 @@ def describe_validation_error(error: ValidationError, data: Any = None) -> list[
             messages.append(text)
             continue
         prefix = ""
+        hint = hints(loc) if item["type"] == "extra_forbidden" else ""
         if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
             name = _task_name(data, loc[1])
             prefix = f'task "{name}": ' if name else f"tasks[{loc[1]}]: "
@@ -86,7 +171,7 @@ def describe_validation_error(error: ValidationError, data: Any = None) -> list[
         if item["type"] == "missing":
             text = f"{where} is required"
         elif item["type"] == "extra_forbidden":
-            text = f"{where} is not a known field"
+            text = f"{where} is not a known field{hint}"
         elif item["type"] in _TYPES:
             text = f"{where}: {_shown(item.get('input'))} is not {_TYPES[item['type']]}"
         elif where:

@@ -168,7 +168,7 @@ class RunReconciler:
         try:
             resource = DAGRun.from_dict(body)
         except ValidationError as e:
-            message = "; ".join(describe_validation_error(e, body))
+            message = "; ".join(describe_validation_error(e, body, DAGRun))
             await self._refuse(key, body, "InvalidSpec", f"the DAGRun is invalid: {message}", now)
             return
         uid = resource.metadata.uid

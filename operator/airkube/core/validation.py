@@ -72,7 +72,7 @@ def check_dag(data: Mapping[str, Any] | DAGSpec) -> tuple[DAGSpec | None, list[P
         try:
             spec = DAGSpec.model_validate(data)
         except ValidationError as exc:
-            messages = describe_validation_error(exc, data)
+            messages = describe_validation_error(exc, data, DAGSpec)
             return None, [Problem(ProblemReason.INVALID_SPEC, m) for m in messages]
     return spec, validate_dag(spec)
 
