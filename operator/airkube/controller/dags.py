@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from kubernetes.client.exceptions import ApiException
+
 from airkube.api import DAGSpec, DAGStatus
 from airkube.core.conditions import dag_ready_condition, set_condition
 from airkube.core.dry_run import refusal, trial_pods
@@ -147,7 +149,7 @@ class DagReconciler:
                 e,
                 failures,
                 delay,
-                exc_info=failures == 1,
+                exc_info=failures == 1 and not isinstance(e, ApiException),
             )
             self.retry_after(key, delay)
         else:

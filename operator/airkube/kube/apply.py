@@ -235,7 +235,8 @@ class Kube:
             reporting_instance="airkube-operator",
             action=action,
             reason=reason,
-            note=note[:1024],
+            # The API server counts a note's UTF-8 bytes, not its characters.
+            note=note.encode()[:1024].decode(errors="ignore"),
             type=type_,
             regarding=client.V1ObjectReference(
                 api_version=involved["apiVersion"],

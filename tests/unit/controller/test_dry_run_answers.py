@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -136,3 +137,27 @@ def test_a_status_is_merge_patched_and_a_gone_resource_says_so(status: int, writ
     assert api.request["resource_path"].endswith("/dagruns/{name}/status")
     assert api.request["header_params"]["Content-Type"] == "application/merge-patch+json"
     assert api.request["body"] == {"status": {"state": "Running"}}
+
+
+def test_an_event_note_is_cut_to_1024_bytes_not_characters() -> None:
+    posted: list[Any] = []
+
+    class Events:
+        def create_namespaced_event(self, namespace: str, event: Any) -> None:
+            posted.append(event)
+
+    kube = Kube.__new__(Kube)
+    kube.events = Events()  # type: ignore[assignment]
+
+    async def write(fn: Any, *args: Any) -> None:
+        fn(*args)
+
+    kube._write = write  # type: ignore[method-assign,assignment]
+    involved = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "d", "namespace": "n"}}
+    note = "a → b " * 400  # 3-byte arrows: 2,800 characters, 4,000 bytes
+    asyncio.run(
+        kube.post_event(involved, type_="Warning", reason="Cycle", note=note, now=datetime.now(UTC))
+    )
+    sent = posted[0].note
+    assert len(sent.encode()) <= 1024
+    assert note.startswith(sent)

@@ -134,3 +134,16 @@ def test_abort_skips_unfinished_tasks_and_deletes_every_live_pod() -> None:
     assert result.tasks["e"].next_retry_time is None
     assert [d.name for d in result.deletes] == ["p-live"]
     assert set(result.changed) == {"c", "e"}
+
+
+def test_a_run_of_a_dag_with_many_problems_waits_with_a_small_message() -> None:
+    current = {
+        "defaults": {"image": "busybox"},
+        "tasks": [{"name": f"t{i}", "dependsOn": ["missing"]} for i in range(3000)],
+    }
+    pinning = pin("big", None, None, current)
+    message = pinning.verdict.message or ""
+    assert pinning.verdict.reason == "DAGInvalid"
+    assert message.startswith('DAG big is invalid: task "t0" depends on "missing"')
+    assert message.endswith("(and 2999 more: see the DAG's Ready condition)")
+    assert len(message) < 300
