@@ -27,8 +27,10 @@ run as a process (``airkube run --namespace``) on a SQLite file in a work direct
    record names), the event loop's largest stall (the operator's ``event loop: largest
    stall`` line at stop, else the largest ``event loop stalled`` warning).
 5. Prints the figures; fails on a silent object, a traceback, a good run that failed or
-   was late, or an operator that died. Every object tried, with its spec and outcome, is
-   written to ``objects.jsonl`` in the work directory.
+   was late, an event of the operator's that the API server found invalid (it never
+   reaches people: "a bad DAG gets Ready=False and an event"), or an operator that died.
+   Every object tried, with its spec and outcome, is written to ``objects.jsonl`` in the
+   work directory. A silent object's verdict, if it came later, is reported with it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ NAMES = re.compile(r"\b(fz-(?:dag|run)-\d+|cat-[a-z0-9-]+[a-z0-9])\b")
 LARGEST_STALL = re.compile(r"event loop: largest stall ([0-9.]+) s")
 INDEX = re.compile(r"\[\d+\]")
 WARNING = re.compile(r"^\S+ \S+ (WARNING|ERROR)\s+(\S+): (.*)")
+REFUSED_EVENT = re.compile(r"could not post event (\S+) on (\S+): (.* is invalid: .*)")
 STALLED = re.compile(r"event loop stalled ([0-9.]+) s")
 
 
@@ -106,6 +109,8 @@ class Tried:
     """The Kubernetes client would not send it (e.g. a NaN it cannot write as JSON)."""
     verdict: str | None = None
     verdict_after: float | None = None
+    late_verdict: tuple[str, float] | None = None
+    """A verdict that came after the deadline: (verdict, seconds after creation)."""
     last_verdict: str | None = None
     """The verdict its status gave when the test ended (a run goes on after its first)."""
     last_status: Any = None
@@ -153,6 +158,8 @@ class Figures:
     """(time.time() of the warning, seconds) of each stall over 0.5 s."""
     warnings: Counter[str] = field(default_factory=Counter)
     """The operator's other WARNING and ERROR lines, by kind."""
+    refused_events: list[tuple[str, str, str]] = field(default_factory=list)
+    """Events the operator made that the API server found invalid: (reason, object, why)."""
     baseline: list[GoodRun] = field(default_factory=list)
     """Good runs made one at a time before any fuzzed object."""
     wall_seconds: float = 0.0
@@ -172,16 +179,33 @@ class Figures:
         by_name = {t.name: t for t in self.tried}
         out = list(self.notes)
         for t in self.silent():
+            late = (
+                f"{t.late_verdict[0]} came after {t.late_verdict[1]:.0f} s"
+                if t.late_verdict
+                else "none by the end"
+            )
             out.append(
-                f"silent {t.kind} {t.name} ({t.label}, strict={t.strict}): no verdict in "
-                f"{config.verdict_timeout:.0f} s; status {json.dumps(t.last_status)[:300]}; "
-                f"spec {t.short_spec()}"
+                f"silent {t.kind} {t.name} ({t.label}, strict={t.strict}, "
+                f"{len(json.dumps(t.spec, default=str)) // 1000} kB): no verdict in "
+                f"{config.verdict_timeout:.0f} s ({late}); status "
+                f"{json.dumps(t.last_status)[:200]}; spec {t.short_spec(300)}"
             )
         for tb in self.tracebacks:
             inputs = "; ".join(
                 f"{n}: {by_name[n].short_spec(300)}" for n in tb.objects[:2] if n in by_name
             )
             out.append(f"traceback: {tb.error} after {tb.record!r}; inputs {inputs or '?'}")
+        seen: set[str] = set()
+        for reason, name, why in self.refused_events:
+            if reason in seen:
+                continue  # one line per kind of event
+            seen.add(reason)
+            spec = by_name[name].short_spec(300) if name in by_name else "?"
+            n = sum(1 for e in self.refused_events if e[0] == reason)
+            out.append(
+                f"{n} {reason} events refused by the API server as invalid, e.g. on {name}: "
+                f"{why[:200]}; input {spec}"
+            )
         for g in self.late_good(config):
             late = "never ended" if g.latency is None else f"{g.latency:.1f} s"
             out.append(f"good run {g.name}: {g.state}, {late} (bound {config.good_bound:.0f} s)")
@@ -213,6 +237,7 @@ class Figures:
         for (kind, what), n in sorted(verdicts.items()):
             lines.append(f"    {kind + ' ' + what:<42}{n:>8}")
         row("silent (no verdict in time)", lambda t: t.accepted and t.verdict is None)
+        row("  of them with a verdict later", lambda t: t.late_verdict is not None)
         after = sorted(t.verdict_after for t in self.tried if t.verdict_after is not None)
         if after:
             lines.append(
@@ -220,6 +245,7 @@ class Figures:
                 f"{statistics.median(after):>8.2f}{after[-1]:>8.2f}"
             )
         lines.append(f"  {'tracebacks in the operator log':<44}{self.traceback_lines:>16}")
+        lines.append(f"  {'events refused as invalid':<44}{len(self.refused_events):>16}")
         stall = "?" if self.largest_stall is None else f"{self.largest_stall:.3f}"
         lines.append(f"  {'largest event-loop stall (s)':<44}{stall:>16}")
         lines.append(f"  {'event-loop stall warnings (> 0.5 s)':<44}{self.stall_warnings:>16}")
@@ -591,6 +617,9 @@ def read_log(text: str, figures: Figures) -> None:
         m = WARNING.match(line)
         if m and "event loop stalled" not in line:
             figures.warnings[_warning_class(m.group(2), m.group(3))] += 1
+        e = REFUSED_EVENT.search(line)
+        if e:
+            figures.refused_events.append((e.group(1), e.group(2), e.group(3)))
         s = STALLED.search(line)
         if s and LOG_RECORD.match(line):
             at = calendar.timegm(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
@@ -631,8 +660,8 @@ def run_fuzz(
             operator = OperatorProcess(
                 cluster, f"sqlite:///{work / 'fuzz.db'}", work / "operator.log", ["-n", ns]
             )
-            operator.start()
             try:
+                operator.start()  # inside: an operator that never got ready is stopped
                 good_dags(custom, ns)
                 wait_ready(watcher, [GOOD, SCHEDULED], 30)
                 figures.baseline = baseline_runs(custom, ns, watcher, config)
@@ -647,6 +676,9 @@ def run_fuzz(
                     figures.good = good.runs
                     wait_good(watcher, good.runs, config.good_bound)
                     for t in figures.tried:
+                        late = watcher.verdict(t.kind, t.name)
+                        if t.accepted and t.verdict is None and late is not None:
+                            t.late_verdict = (late[0], late[1] - t.created)
                         if t.accepted:
                             obj = {"metadata": {}, "status": watcher.status.get((t.kind, t.name))}
                             final = dag_verdict if t.kind == "DAG" else run_verdict
@@ -674,6 +706,8 @@ def run_fuzz(
                         "clientError": t.client_error,
                         "verdict": t.verdict,
                         "verdictAfter": t.verdict_after,
+                        "lastVerdict": t.last_verdict,
+                        "lateVerdict": t.late_verdict,
                         "status": t.last_status if t.verdict is None else None,
                         "spec": t.spec,
                     },
