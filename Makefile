@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo venv tools images lint unit e2e test chaos bench crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools images lint unit e2e test chaos fuzz bench crds cluster-up cluster-down cluster-status clean
 
 help:
 	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
@@ -16,6 +16,7 @@ help:
 	@echo "make e2e           e2e tests against the local cluster (or AIRKUBE_TEST_KUBECONFIG)"
 	@echo "make lint          ruff, mypy, import-linter"
 	@echo "make chaos         SIGKILL the operator during big runs, refuse its status writes; check the history (minutes)"
+	@echo "make fuzz          ~1,300 malformed DAGs and runs beside a good DAG: verdicts, tracebacks, stalls (minutes)"
 	@echo "make bench         benchmarks (bench/) on the local cluster; not part of the tests"
 	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
@@ -59,6 +60,13 @@ test: lint $(STAMP) tools
 CHAOS_ARGS ?=
 chaos: $(STAMP) tools
 	PYTHONPATH=tests $(BIN)/python -m e2e.chaos $(CHAOS_ARGS)
+
+# Not part of `make test`: malformed and hostile DAGs and DAGRuns (tests/spec_fuzz.py)
+# applied beside a good DAG with the operator running (tests/e2e/fuzz.py; FUZZ_ARGS=--help
+# lists its knobs; tests/e2e/test_fuzz.py is the bounded version).
+FUZZ_ARGS ?= --dags 1000 --runs 300
+fuzz: $(STAMP) tools
+	PYTHONPATH=tests $(BIN)/python -m e2e.fuzz $(FUZZ_ARGS)
 
 bench: $(STAMP) tools
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
