@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import signal
@@ -351,6 +352,12 @@ class Operator:
                 if s.peering
                 else ""
             )
+            # What exists now (modules, schemas, clients, the informers' first lists) lives
+            # as long as the process: out of the garbage collector's sight, a full
+            # collection costs what changed since, not the whole heap (measured: 0.2-0.6 s
+            # per full collection on a loaded node, each one a stall of every watch).
+            gc.collect()
+            gc.freeze()
             log.info(
                 "%s: watching %s, database %s%s",
                 READY_LINE,
