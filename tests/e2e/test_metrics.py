@@ -1,5 +1,6 @@
 """GET /metrics of a running operator, scraped during a run and after it: the counters of
-runs, tries and hand-offs move, by DAG and state, and the live values show the run's pods."""
+runs, tries and hand-offs move, by DAG and state, and the live values show the run's pods
+(a pod no node can take, pending as Unschedulable)."""
 
 from __future__ import annotations
 
@@ -96,20 +97,24 @@ def test_metrics_move_during_and_after_a_run(
             during = scrape_until(
                 port,
                 proc,
+                # (a pass is timed when it ends: after what it counted)
                 lambda s: (
                     total(s, "airkube_task_pods", namespace=namespace) >= 1
                     and total(s, "airkube_dagruns_started_total", **run) == 1
+                    and total(s, "airkube_reconcile_duration_seconds_count", queue="runs") >= 1
                 ),
             )
             assert total(during, "airkube_dagruns_finished_total", **run) == 0
-            assert total(during, "airkube_reconcile_duration_seconds_count", queue="runs") >= 1
 
             final = watch_run(custom, namespace, "etl-1", lambda r: state(r) in TERMINAL, 90)
             assert state(final) == "Succeeded", final.get("status")
 
-            after = scrape(port)
+            # Counted once the status is written, a moment after the watch saw it.
+            finished = "airkube_dagruns_finished_total"
+            after = scrape_until(port, proc, lambda s: total(s, finished, **run) >= 1)
             assert total(after, "airkube_dagruns_started_total", **run) == 1
-            assert total(after, "airkube_dagruns_finished_total", **run, state="Succeeded") == 1
+            assert total(after, finished, **run) == 1
+            assert total(after, finished, **run, state="Succeeded") == 1
             assert total(after, "airkube_dagrun_duration_seconds_count", **run) == 1
             tries = "airkube_task_tries_total"
             assert total(after, tries, **run, state="Succeeded") == 2
@@ -121,5 +126,18 @@ def test_metrics_move_during_and_after_a_run(
             queues = {dict(ls)["queue"] for n, ls in after if n == "airkube_workqueue_depth"}
             assert queues == {"runs", "dag_specs", "schedule", "dag_status"}
             assert ("airkube_event_loop_largest_stall_seconds", frozenset()) in after
+
+            # A pod no node can take: pending, and why.
+            nowhere = {"spec": {"nodeSelector": {"airkube.io/no-such-node": "yes"}}}
+            apply_dag(custom, namespace, "stuck", tasks=[task("wait", podTemplate=nowhere)])
+            create_run(custom, namespace, "stuck-1", "stuck")
+            pending = "airkube_task_pods_pending"
+            stuck = scrape_until(
+                port,
+                proc,
+                lambda s: total(s, pending, namespace=namespace, reason="Unschedulable") == 1,
+            )
+            assert total(stuck, pending, namespace=namespace) == 1
+            assert total(stuck, "airkube_task_pods", namespace=namespace, phase="Pending") == 1
         finally:
             proc.stop()
