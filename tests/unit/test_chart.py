@@ -140,6 +140,7 @@ def test_defaults_render_deployment_service_account_cluster_rbac_and_pvc(helm: s
         "ClusterRoleBinding",
         "Deployment",
         "PersistentVolumeClaim",
+        "Service",
         "ServiceAccount",
     ]
     sa = only(objs, "ServiceAccount")
@@ -208,8 +209,56 @@ def test_deployment_runs_the_pinned_image_hardened_with_a_liveness_probe(helm: s
     assert custom["ports"][0]["containerPort"] == 9000
 
 
+def test_metrics_service_reaches_the_health_port_of_the_operator_pods(helm: str) -> None:
+    objs = render(helm, {"healthPort": 9000})
+    service = only(objs, "Service")
+    assert service["metadata"]["name"] == f"{FULLNAME}-metrics"
+    assert service["metadata"]["namespace"] == NAMESPACE
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9000, "targetPort": "health", "protocol": "TCP"}
+    ]
+    pod_labels = only(objs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    selector = service["spec"]["selector"]
+    assert selector.items() <= pod_labels.items()
+    assert selector["app.kubernetes.io/component"] == "operator"
+    assert [p["name"] for p in container(objs)["ports"]] == ["health"]
+    assert "ServiceMonitor" not in kinds(objs)
+
+    assert "Service" not in kinds(render(helm, {"metrics": {"enabled": False}}))
+
+
+def test_service_monitor_scrapes_the_metrics_port_with_the_given_labels(helm: str) -> None:
+    monitor_values = {"enabled": True, "interval": "15s", "labels": {"release": "kps"}}
+    objs = render(helm, {"metrics": {"serviceMonitor": monitor_values}})
+    monitor = only(objs, "ServiceMonitor")
+    service = only(objs, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == NAMESPACE
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    # honorLabels: the metrics' own "namespace" label (the DAG's) is kept as it is.
+    assert endpoint == {
+        "port": "metrics",
+        "path": "/metrics",
+        "honorLabels": True,
+        "interval": "15s",
+    }
+    timed = render(helm, {"metrics": {"serviceMonitor": {"enabled": True, "scrapeTimeout": "5s"}}})
+    assert only(timed, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == "5s"
+
+
+def test_a_service_monitor_without_the_metrics_service_is_refused(helm: str) -> None:
+    err = refused(helm, {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}})
+    assert "metrics.serviceMonitor.enabled needs metrics.enabled" in err
+
+
 def test_every_object_carries_the_standard_labels(helm: str) -> None:
-    for obj in render(helm, {"watchNamespaces": ["team-a"]}):
+    values = {"watchNamespaces": ["team-a"], "metrics": {"serviceMonitor": {"enabled": True}}}
+    for obj in render(helm, values):
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "airkube", obj["kind"]
         assert labels["app.kubernetes.io/instance"] == RELEASE
@@ -435,6 +484,9 @@ def test_postgresql_without_url_or_secret_is_refused(helm: str) -> None:
         ({"peering": {"enabled": "maybe"}}, "/peering/enabled"),
         ({"peering": {"lifetime": 2}}, "/peering/lifetime"),
         ({"peering": {"name": "mine"}}, "additional properties 'name'"),
+        ({"metrics": {"serviceMonitor": {"interval": "30 seconds"}}}, "/interval"),
+        ({"metrics": {"serviceMonitor": {"labels": {"release": 1}}}}, "/labels/release"),
+        ({"metrics": {"port": 9090}}, "additional properties 'port'"),
     ],
 )
 def test_schema_rejects_bad_values_with_a_message_naming_them(

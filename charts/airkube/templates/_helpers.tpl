@@ -102,6 +102,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (eq .Values.database.type "postgresql") $pg.url $pg.existingSecret }}
 {{- fail "set only one of database.postgresql.url and database.postgresql.existingSecret" }}
 {{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled: the ServiceMonitor scrapes the metrics Service" }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -77,7 +77,7 @@ def version() -> None:
     default=8080,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port of GET /healthz (0: none).",
+    help="Port of GET /healthz and GET /metrics (0: neither).",
 )
 @click.option(
     "--peering",

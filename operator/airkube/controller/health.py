@@ -8,14 +8,16 @@ aiohttp logs with a traceback at every probe; hence an endpoint of our own (aioh
 kopf serves its endpoint with too). A watch loop checks every few seconds even when no
 one probes, and the ERROR line is logged once when a problem appears, not at every pass.
 Both answers carry the operator's details too (the largest event-loop stall seen, see
-:mod:`airkube.controller.loop_watch`).
+:mod:`airkube.controller.loop_watch`). The same server answers the other ``routes`` it is
+given: the operator's ``GET /metrics`` (:mod:`airkube.controller.metrics`), so that one
+port serves the probe and Prometheus.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -24,6 +26,8 @@ log = logging.getLogger("airkube")
 
 WATCH_EVERY_S: Final = 5.0
 PATH: Final = "/healthz"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class HealthServerError(Exception):
@@ -37,9 +41,12 @@ class Health:
         self,
         check: Callable[[], str | None],
         details: Callable[[], dict[str, Any]] = dict,
+        routes: Mapping[str, Handler] | None = None,
     ) -> None:
         self._check = check
         self._details = details
+        self._routes = dict(routes or {})
+        """More ``GET`` paths served on the same port."""
         self.problem: str | None = None
         self._runner: web.AppRunner | None = None
 
@@ -61,9 +68,12 @@ class Health:
             await asyncio.sleep(every)
 
     async def start(self, port: int, host: str = "0.0.0.0") -> int:
-        """Serve ``GET /healthz`` on ``port`` (0: any free one); the port it serves on."""
+        """Serve ``GET /healthz`` (and the other routes) on ``port`` (0: any free one); the
+        port it serves on."""
         app = web.Application()
         app.router.add_get(PATH, self._get)
+        for path, handler in self._routes.items():
+            app.router.add_get(path, handler)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

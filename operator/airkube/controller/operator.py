@@ -22,7 +22,7 @@ import gc
 import logging
 import secrets
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
@@ -38,6 +38,7 @@ from airkube.kube.apply import Kube
 from airkube.kube.client import load_configuration
 from airkube.store.repository import Store
 
+from . import metrics
 from .clock import Clock, utc_now
 from .dags import DagReconciler
 from .health import Health
@@ -103,22 +104,38 @@ class Operator:
             )
         api = client.ApiClient(self.config)
         guard_writes(api, self.may_write)
-        self.kube = Kube(api, concurrency=settings.api_concurrency, name="runs")
+        self.metrics = metrics.Metrics()
+        api_error = self.metrics.api_error
+        self.kube = Kube(api, concurrency=settings.api_concurrency, name="runs", on_error=api_error)
         # The schedule loop has API threads of its own: a burst of pod traffic must not
         # delay the creation of runs that are due.
-        self.schedule_kube = Kube(api, concurrency=8, name="schedule")
+        self.schedule_kube = Kube(api, concurrency=8, name="schedule", on_error=api_error)
         # DAG passes (status writes, dry runs of their pods) neither delay pods nor schedules.
-        self.dag_kube = Kube(api, concurrency=4, name="dags")
+        self.dag_kube = Kube(api, concurrency=4, name="dags", on_error=api_error)
         self.store = store
         self.loop_watch = LoopWatch()
         self.health = Health(
-            store.health, lambda: {"largestLoopStallS": round(self.loop_watch.largest, 3)}
+            store.health,
+            lambda: {"largestLoopStallS": round(self.loop_watch.largest, 3)},
+            routes={metrics.PATH: self.metrics.serve},
         )
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="airkube-db")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
         self.dag_status_queue: WorkQueue[Key] = WorkQueue()
         self.dag_spec_queue: WorkQueue[Key] = WorkQueue()
+        self.metrics.sources = metrics.Sources(
+            queues={
+                "runs": self.queue,
+                "dag_specs": self.dag_spec_queue,
+                "schedule": self.dag_queue,
+                "dag_status": self.dag_status_queue,
+            },
+            pods=self._all_pods,
+            largest_stall=lambda: self.loop_watch.largest,
+            stalls=lambda: self.loop_watch.stalls,
+            active=self.may_write,
+        )
         self.dags = Informer()
         self.runs = Informer(group_of=dag_of_run)
         self.pod_index: kopf.Index[PodKey, ObservedPod] | None = None
@@ -174,6 +191,12 @@ class Operator:
         if self.pod_index is None:
             return ()
         return list(self.pod_index.get((*key, uid), ()))
+
+    def _all_pods(self) -> Iterator[tuple[str, ObservedPod]]:
+        """Every pod of the index, with its namespace (for the metrics)."""
+        for (namespace, _, _), pods in (self.pod_index or {}).items():
+            for pod in pods:
+                yield namespace, pod
 
     # kopf handlers ----------------------------------------------------------------------
 
@@ -305,15 +328,23 @@ class Operator:
         loop and the DAG status writer. A replica that peers starts them once it is the
         active one."""
         s = self.settings
+        timed = self.metrics.timed
         await self.until_active()
         await asyncio.gather(
-            self.queue.run(self.reconciler.reconcile, s.workers, self.reconciler.failed),
-            self.dag_spec_queue.run(self.dag_reconciler.reconcile, 4),
-            self.dag_queue.run(self.scheduler.reconcile, 8),
-            self.dag_status_queue.run(self.scheduler.write_status, 4),
+            self.queue.run(
+                timed("runs", self.reconciler.reconcile), s.workers, self.reconciler.failed
+            ),
+            self.dag_spec_queue.run(timed("dag_specs", self.dag_reconciler.reconcile), 4),
+            self.dag_queue.run(timed("schedule", self.scheduler.reconcile), 8),
+            self.dag_status_queue.run(timed("dag_status", self.scheduler.write_status), 4),
         )
 
     async def run(self) -> None:
+        # Everything this operator runs counts into its own metrics.
+        with metrics.active(self.metrics):
+            await self._run()
+
+    async def _run(self) -> None:
         s = self.settings
         if self.peering is not None:
             await self.peering.prepare()

@@ -64,6 +64,7 @@ from airkube.store.errors import StoreError, StoreFileLostError
 from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
+from . import metrics
 from .clock import Clock, utc_now
 from .informer import Informer, Key
 
@@ -388,8 +389,10 @@ class RunReconciler:
     ) -> None:
         namespace = key[0]
         rejected: list[ObservedPod] = []
+        created_at = now
         if result.creates:
             results = await self.kube.create_pods(namespace, [c.manifest for c in result.creates])
+            created_at = self.clock()
             for create, outcome in zip(result.creates, results, strict=True):
                 if outcome.error is not None:
                     rejected.append(
@@ -417,8 +420,11 @@ class RunReconciler:
                 n for n in result.changed if result.tasks[n].try_number > 0
             ),
         )
+        before, dag = mem.status, resource.spec.dag_ref.name
         if not await self._write(key, mem, document.full, document.raw):
             return
+        spec = self.specs.get((namespace, dag, version or ""))
+        metrics.run_pass(namespace, dag, before, result, spec, created_at)
         if result.deletes:
             # After the status that says why (a timeout, a cancel): a pod deleted by a pass
             # whose status was not written would read as deleted by someone else. A pass

@@ -27,6 +27,7 @@ from airkube.core.timetables import DataInterval, ScheduledRun, next_runs
 from airkube.core.validation import check_dag
 from airkube.kube.apply import Kube
 
+from . import metrics
 from .clock import Clock, utc_now
 from .informer import Informer, Key
 from .workqueue import retry_delay
@@ -225,6 +226,7 @@ class Scheduler:
         body = dagrun_manifest(namespace, run.name, run.spec(dag))
         created = await self.kube.create_resource("dagruns", namespace, body)
         if created:
+            metrics.run_created(namespace, dag, run.data_interval_end, self.clock())
             log.info(
                 "created scheduled run %s/%s (data interval %s to %s)",
                 namespace,

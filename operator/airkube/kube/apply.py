@@ -2,7 +2,9 @@
 
 Creation is idempotent: an AlreadyExists answer means an earlier pass (perhaps of an
 operator that was killed since) already created that pod, which counts as done.
-Deletion of a pod that is already gone counts as done too.
+Deletion of a pod that is already gone counts as done too. Every answer that is not a
+success (404 and 409 included), and every call the API server did not answer, is told to
+``on_error`` (the operator's metrics count them by HTTP code).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from airkube.api import GROUP, VERSION
 
@@ -42,8 +45,17 @@ class PodResult:
 class Kube:
     """The Kubernetes calls the operator makes, run in a thread pool with bounded concurrency."""
 
-    def __init__(self, api: client.ApiClient, *, concurrency: int = 32, name: str = "kube") -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        concurrency: int = 32,
+        name: str = "kube",
+        on_error: Callable[[int | None], None] | None = None,
+    ) -> None:
         self.api = api
+        self._on_error = on_error or _ignore
+        """Told the HTTP code of each error answer, None for a call without an answer."""
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.events = client.EventsV1Api(api)
@@ -53,7 +65,14 @@ class Kube:
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, partial(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._pool, partial(fn, *args, **kwargs))
+        except ApiException as e:
+            self._on_error(e.status or None)
+            raise
+        except (HTTPError, OSError):
+            self._on_error(None)
+            raise
 
     async def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
         """A write whose answer is not needed as an object: the client's deserialisation of
@@ -113,6 +132,8 @@ class Kube:
             auth_settings=["BearerToken"],
         )
         response = self.api.call_api(*request)
+        if not 200 <= response.status <= 299:
+            self._on_error(response.status)
         return response.status, bytes(response.read() or b"")
 
     async def dry_run_pod(self, namespace: str, manifest: Mapping[str, Any]) -> str | None:
@@ -252,6 +273,10 @@ class Kube:
             if e.status == 409 and key is not None:
                 return  # posted before (by a pass redone after a restart)
             log.warning("could not post event %s on %s: %s", reason, meta["name"], api_message(e))
+
+
+def _ignore(_code: int | None) -> None:
+    pass
 
 
 def event_name(involved: str, now: datetime, reason: str, note: str) -> str:
