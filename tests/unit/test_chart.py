@@ -297,6 +297,15 @@ def test_watch_namespaces_get_roles_there_and_only_discovery_cluster_wide(helm: 
     assert env(objs)["AIRKUBE_NAMESPACES"]["value"] == "team-a,team-b"
 
 
+def test_callback_secrets_grants_get_on_secrets_where_the_operator_works(helm: str) -> None:
+    cluster = only(render(helm, {"callbackSecrets": True}), "ClusterRole")["rules"]
+    assert allows(cluster, "", "secrets", "get")
+    assert not allows(cluster, "", "secrets", "list")
+    objs = render(helm, {"callbackSecrets": True, "watchNamespaces": ["team-a"]})
+    assert allows(only(objs, "Role")["rules"], "", "secrets", "get")
+    assert not allows(only(objs, "ClusterRole")["rules"], "", "secrets", "get")
+
+
 def test_equally_named_releases_in_two_namespaces_do_not_collide(helm: str) -> None:
     def shared_names(namespace: str) -> set[tuple[str, str, str]]:
         # Objects outside the release namespace: cluster-scoped, or in a watched namespace.
@@ -435,6 +444,7 @@ def test_postgresql_without_url_or_secret_is_refused(helm: str) -> None:
         ({"peering": {"enabled": "maybe"}}, "/peering/enabled"),
         ({"peering": {"lifetime": 2}}, "/peering/lifetime"),
         ({"peering": {"name": "mine"}}, "additional properties 'name'"),
+        ({"callbackSecrets": "yes"}, "/callbackSecrets"),
     ],
 )
 def test_schema_rejects_bad_values_with_a_message_naming_them(

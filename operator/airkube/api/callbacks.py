@@ -89,7 +89,7 @@ class Webhook(ApiModel):
     @model_validator(mode="after")
     def _one_url(self) -> Self:
         if (self.url is None) == (self.url_from is None):
-            raise ValueError("webhook: set exactly one of url and urlFrom")
+            raise ValueError("set exactly one of url and urlFrom")
         return self
 
 

@@ -174,7 +174,7 @@ class Alerts:
         """The run's deadline: wake the run when it is due; once it passed, record it in
         the run's status (a condition: it fires once) and then call its callbacks."""
         mem, body = rec.memory.get(key), rec.runs.get(key)
-        if mem is None or body is None or mem.status.state.finished:
+        if mem is None or body is None:
             return
         dag_name = str(((body.get("spec") or {}).get("dagRef") or {}).get("name") or "")
         version = mem.status.dag_version

@@ -25,6 +25,7 @@ from airkube.core.rules.callbacks import (
     transition_notices,
 )
 from airkube.core.rules.events import RunEnded, TryEnded, pass_transitions, recent_transitions
+from airkube.core.validation import ProblemReason, check_dag
 
 S = timedelta(seconds=1)
 RUN = RunFacts("ns", "etl-manual-1", "uid-1", "etl", logical_date=T0, queued_at=T0 + 5 * S)
@@ -167,24 +168,26 @@ def test_a_restart_finds_the_recent_transitions_and_the_deadline_it_recorded() -
 
 
 @pytest.mark.parametrize(
-    ("reference", "state", "now", "fires", "wake"),
+    ("reference", "state", "now", "fires", "wake", "ended"),
     [
         # Queued at T0+5s; the logical date is T0; the interval 1m.
-        ("Queued", RunState.RUNNING, T0 + 30 * S, False, T0 + 65 * S),
-        ("Queued", RunState.RUNNING, T0 + 65 * S, True, None),
-        ("Queued", RunState.QUEUED, T0 + 99 * S, True, None),  # not started: still late
-        ("LogicalDate", RunState.RUNNING, T0 + 60 * S, True, None),
-        ("LogicalDate", RunState.RUNNING, T0 + 59 * S, False, T0 + 60 * S),
-        ("LogicalDate", RunState.SUCCEEDED, T0 + 99 * S, False, None),  # finished in time
+        ("Queued", RunState.RUNNING, T0 + 30 * S, False, T0 + 65 * S, None),
+        ("Queued", RunState.RUNNING, T0 + 65 * S, True, None, None),
+        ("Queued", RunState.QUEUED, T0 + 99 * S, True, None, None),  # not started: still late
+        ("LogicalDate", RunState.RUNNING, T0 + 60 * S, True, None, None),
+        ("LogicalDate", RunState.RUNNING, T0 + 59 * S, False, T0 + 60 * S, None),
+        ("LogicalDate", RunState.SUCCEEDED, T0 + 99 * S, False, None, T0 + 60 * S),  # in time
+        # Finished late, seen by a later pass: still missed.
+        ("LogicalDate", RunState.FAILED, T0 + 99 * S, True, None, T0 + 61 * S),
     ],
 )
 def test_a_deadline_fires_once_when_an_unfinished_run_passes_it(
-    reference: str, state: RunState, now: Any, fires: bool, wake: Any
+    reference: str, state: RunState, now: Any, fires: bool, wake: Any, ended: Any
 ) -> None:
     deadline = RunDeadline.model_validate(
         {"reference": reference, "interval": "1m", "callbacks": [hook("http://late")]}
     )
-    verdict = check_deadline(deadline, RUN, DAGRunStatus(state=state), now)
+    verdict = check_deadline(deadline, RUN, DAGRunStatus(state=state, end_time=ended), now)
     assert (verdict.condition is not None) == fires
     assert verdict.wake_at == wake
     assert len(verdict.notices) == (1 if fires else 0)
@@ -192,7 +195,7 @@ def test_a_deadline_fires_once_when_an_unfinished_run_passes_it(
         assert verdict.condition is not None
         assert verdict.condition.type == DEADLINE_CONDITION
         assert verdict.notices[0].payload["event"] == "DeadlineMissed"
-        recorded = DAGRunStatus(state=state, conditions=[verdict.condition])
+        recorded = DAGRunStatus(state=state, end_time=ended, conditions=[verdict.condition])
         assert check_deadline(deadline, RUN, recorded, now + 99 * S).notices == ()
 
 
@@ -239,7 +242,7 @@ def test_has_callbacks_is_false_for_a_dag_without_any() -> None:
     [
         ({}, "exactly one of webhook and pod"),
         ({"webhook": {"url": "http://x"}, "pod": {"image": "x"}}, "exactly one of webhook and pod"),
-        ({"webhook": {}}, "exactly one of url and urlFrom"),
+        ({"webhook": {}}, "Value error, set exactly one of url and urlFrom"),
         ({"webhook": {"url": "ftp://x/y"}}, "is not an http:// or https:// URL"),
         (
             {"webhook": {"url": "http://x", "headers": [{"name": "A"}]}},
@@ -253,3 +256,22 @@ def test_a_bad_callback_is_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         Callback.model_validate(callback)
+
+
+def test_a_dag_with_a_bad_callback_is_not_ready_with_the_field_named() -> None:
+    spec = {
+        "defaults": {"image": "busybox", "onFailure": [{"webhook": {"url": "x"}}]},
+        "deadline": {"reference": "Queued", "interval": "1h", "callbacks": [{}]},
+        "tasks": [
+            {"name": "a", "onRetry": [{"pod": {"image": "x"}, "webhook": {"url": "http://h"}}]}
+        ],
+    }
+    parsed, problems = check_dag(spec)
+    assert parsed is None
+    assert {p.reason for p in problems} == {ProblemReason.INVALID_SPEC}
+    messages = sorted(p.message for p in problems)
+    assert messages == [
+        "deadline.callbacks[0]: a callback sets exactly one of webhook and pod",
+        "defaults.onFailure[0].webhook.url: url 'x' is not an http:// or https:// URL with a host",
+        'task "a": onRetry[0]: a callback sets exactly one of webhook and pod',
+    ]

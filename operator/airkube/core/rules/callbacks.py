@@ -25,6 +25,7 @@ from airkube.api.dag import DAGSpec
 from airkube.api.dagrun import DAGRunStatus
 from airkube.api.meta import Condition, ConditionStatus
 from airkube.api.states import RunState, TaskState
+from airkube.core.memo import IdentityCache
 from airkube.core.rules.events import RECENT, RunEnded, Transition, TryEnded
 
 PAYLOAD_VERSION = "airkube.io/callback/v1"
@@ -84,24 +85,51 @@ class Notice:
     payload: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """The callbacks a DAG declares, by task and hook (made once per spec)."""
+
+    tasks: Mapping[str, Mapping[Hook, tuple[Callback, ...]]]
+    defaults: Mapping[Hook, tuple[Callback, ...]]
+    any: bool
+
+
+_TASK_FIELDS = {
+    Hook.ON_FAILURE: "on_failure",
+    Hook.ON_RETRY: "on_retry",
+    Hook.ON_SUCCESS: "on_success",
+}
+
+
+def _hooks_of(settings: Any) -> dict[Hook, tuple[Callback, ...]]:
+    found = {}
+    for hook, name in _TASK_FIELDS.items():
+        value = getattr(settings, name, None) if settings is not None else None
+        if value is not None:
+            found[hook] = tuple(value)
+    return found
+
+
+def _declare(spec: DAGSpec) -> _Declared:
+    tasks = {t.name: own for t in spec.tasks if (own := _hooks_of(t))}
+    defaults = _hooks_of(spec.defaults)
+    run_level = (spec.on_run_failure, spec.on_run_success, spec.deadline)
+    return _Declared(tasks, defaults, bool(tasks or defaults or any(run_level)))
+
+
+_declared = IdentityCache(_declare)
+
+
 def task_callbacks(spec: DAGSpec, task: str, hook: Hook) -> list[Callback]:
     """The callbacks of ``task`` for ``hook``: the task's own list, else the DAG defaults'."""
-    field = {Hook.ON_FAILURE: "on_failure", Hook.ON_RETRY: "on_retry"}.get(hook, "on_success")
-    found = next((t for t in spec.tasks if t.name == task), None)
-    own = getattr(found, field) if found is not None else None
-    if own is not None:
-        return list(own)
-    defaults = getattr(spec.defaults, field) if spec.defaults is not None else None
-    return list(defaults or ())
+    declared = _declared(spec)
+    own = declared.tasks.get(task, {}).get(hook)
+    return list(own if own is not None else declared.defaults.get(hook, ()))
 
 
 def has_callbacks(spec: DAGSpec) -> bool:
     """Whether the DAG declares any callback (a pass of one without any skips this rule)."""
-    hooks = (spec.on_run_failure, spec.on_run_success, spec.deadline)
-    settings = [spec.defaults, *spec.tasks]
-    return any(h is not None for h in hooks) or any(
-        s is not None and (s.on_failure or s.on_retry or s.on_success) for s in settings
-    )
+    return _declared(spec).any
 
 
 def idempotency_key(run: RunFacts, transition_key: str, hook: Hook, index: int) -> str:
@@ -241,20 +269,25 @@ class DeadlineVerdict:
 def check_deadline(
     deadline: RunDeadline | None, run: RunFacts, status: DAGRunStatus, now: datetime
 ) -> DeadlineVerdict:
-    """Whether the run's deadline passed now (it fires once: its condition records it)."""
-    if deadline is None or status.state.finished or deadline_fired(status) is not None:
+    """Whether the run missed its deadline: it is past due and the run had not finished by
+    then (also when the pass that saw it finish came later). It fires once: its condition
+    records it."""
+    if deadline is None or deadline_fired(status) is not None:
         return DeadlineVerdict()
     due = deadline_due(deadline, run)
     if due is None:
         return DeadlineVerdict()
-    if now < due:
+    if status.state.finished:
+        if status.end_time is None or status.end_time <= due:
+            return DeadlineVerdict()
+    elif now < due:
         return DeadlineVerdict(wake_at=due)
-    reference = "logical date" if deadline.reference is DeadlineReference.LOGICAL_DATE else "queued"
-    message = (
-        f"the run had not finished {_duration(deadline.interval)} after it was {reference}"
-        if reference == "queued"
-        else f"the run had not finished {_duration(deadline.interval)} after its logical date"
+    after = (
+        "after it was queued"
+        if deadline.reference is DeadlineReference.QUEUED
+        else "after its logical date"
     )
+    message = f"the run had not finished {_duration(deadline.interval)} {after}"
     condition = Condition(
         type=DEADLINE_CONDITION,
         status=ConditionStatus.TRUE,
