@@ -20,7 +20,7 @@ from kubernetes import client
 from airkube.core.rules.callbacks import PAYLOAD_VERSION, notifier_pod_name
 
 from .operator_process import OperatorProcess
-from .resources import TERMINAL, apply_dag, create_run, events_of, sim, state, task
+from .resources import TERMINAL, apply_dag, create_run, events_of, sim, state, task, wait_dag
 from .waiting import watch_run
 
 
@@ -118,16 +118,31 @@ def finished(run: dict[str, Any]) -> bool:
 def test_a_failing_task_calls_its_webhook_once_per_try_with_the_payload(
     operator: OperatorProcess,
     custom: client.CustomObjectsApi,
+    core: client.CoreV1Api,
     namespace: str,
     receiver: Receiver,
 ) -> None:
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="alerting-hook"),
+        string_data={"url": receiver.url("/failure"), "token": "Bearer s3cret"},
+    )
+    core.create_namespaced_secret(namespace, secret)
+    from_secret = {"secretKeyRef": {"name": "alerting-hook", "key": "url"}}
+    token = {"secretKeyRef": {"name": "alerting-hook", "key": "token"}}
     apply_dag(
         custom,
         namespace,
         "alerting",
         defaults={
             "podTemplate": sim(duration="200ms"),
-            "onFailure": [{"webhook": {"url": receiver.url("/failure")}}],
+            "onFailure": [
+                {
+                    "webhook": {
+                        "urlFrom": from_secret,
+                        "headers": [{"name": "Authorization", "valueFrom": token}],
+                    }
+                }
+            ],
         },
         onRunFailure=[{"webhook": {"url": receiver.url("/slack"), "format": "slack"}}],
         onRunSuccess=[{"webhook": {"url": receiver.url("/never")}}],
@@ -173,6 +188,7 @@ def test_a_failing_task_calls_its_webhook_once_per_try_with_the_payload(
         "idempotencyKey": f"{uid}/task/load/2/Failed/onFailure/0",
     }
     assert failure.headers["Idempotency-Key"] == failure.body["idempotencyKey"]
+    assert failure.headers["Authorization"] == "Bearer s3cret"
     assert (retry.body["event"], retry.body["try"], retry.body["state"]) == (
         "TaskRetrying",
         1,
@@ -268,3 +284,27 @@ def test_a_failing_callback_does_not_change_the_run_and_is_an_event(
     assert len(receiver.at("/fail/success")) == 10  # 5 tries of each task's call
     again = watch_run(custom, namespace, "noisy-1", finished, timeout=5)
     assert state(again) == "Succeeded"
+
+
+def test_a_bad_callback_makes_the_dag_not_ready_naming_it(
+    operator: OperatorProcess, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "badhook",
+        onRunFailure=[{"webhook": {"url": "http://receiver.example/x", "format": "slack"}}],
+        tasks=[task("a", onFailure=[{"webhook": {"url": "mailto:ops@example.com"}}])],
+    )
+
+    def not_ready(d: dict[str, Any]) -> bool:
+        conditions = (d.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "False" for c in conditions)
+
+    dag = wait_dag(custom, namespace, "badhook", not_ready)
+    (ready,) = [c for c in dag["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready["reason"] == "InvalidSpec"
+    assert ready["message"] == (
+        "task \"a\": onFailure[0].webhook.url: url 'mailto:ops@example.com' is not an "
+        "http:// or https:// URL with a host"
+    )
