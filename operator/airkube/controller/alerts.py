@@ -41,6 +41,7 @@ from airkube.core.rules.callbacks import (
 from airkube.core.rules.events import RunEnded, pass_transitions, recent_transitions
 from airkube.core.timestamps import parse_time
 from airkube.kube.apply import Kube, api_message
+from airkube.store.errors import StoreError
 
 from .clock import Clock, utc_now
 from .informer import Key
@@ -160,10 +161,10 @@ class Alerts:
         if spec is None:
             try:
                 row = await rec._db(rec.store.get_dag_version, key[0], dag_name, version)
-            except Exception as e:  # the pass reports the database's troubles
+                spec = DAGSpec.from_dict(row.spec) if row is not None else None
+            except (StoreError, ValueError) as e:  # the pass reports the database's troubles
                 log.debug("run %s/%s: no DAG version for callbacks: %s", *key, e)
                 return
-            spec = DAGSpec.from_dict(row.spec) if row is not None else None
         if spec is None or not has_callbacks(spec):
             return
         run = run_facts(resource)

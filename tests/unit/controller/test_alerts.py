@@ -221,3 +221,32 @@ def test_a_deadline_wakes_the_run_then_is_recorded_and_called_once(tmp_path: Pat
     status = scene.status("r1")
     assert status["state"] == "Succeeded"  # the deadline changes nothing
     assert "DeadlineMissed" in {c["type"] for c in status["conditions"]}
+
+
+def test_a_restarted_operator_calls_the_recent_transitions_again_with_the_same_keys(
+    tmp_path: Path,
+) -> None:
+    spec = {
+        "defaults": {"image": "busybox", "onFailure": [hook("fail")]},
+        "onRunFailure": [hook("run")],
+        "tasks": [{"name": "a"}],
+    }
+    scene = Scene(tmp_path, spec, run_body("r1", "etl"))
+    sent = recording(scene)
+    scene.reconcile("r1")
+    scene.set_phase(scene.pod_of("a"), "Failed", 1)
+    scene.reconcile("r1")
+    first = [n.key for n in sent]
+    assert len(first) == 2
+    # A new process: nothing in memory, the DAG version read from the database.
+    scene.reconciler.memory.clear()
+    scene.reconciler.specs.clear()
+    sent.clear()
+    scene.reconcile("r1")
+    assert [n.key for n in sent] == first
+    # Long after, nothing is called again.
+    scene.reconciler.memory.clear()
+    sent.clear()
+    scene.clock.advance(hours=2)
+    scene.reconcile("r1")
+    assert sent == []
