@@ -346,6 +346,15 @@ def test_watch_namespaces_get_roles_there_and_only_discovery_cluster_wide(helm: 
     assert env(objs)["AIRKUBE_NAMESPACES"]["value"] == "team-a,team-b"
 
 
+def test_callback_secrets_grants_get_on_secrets_where_the_operator_works(helm: str) -> None:
+    cluster = only(render(helm, {"callbackSecrets": True}), "ClusterRole")["rules"]
+    assert allows(cluster, "", "secrets", "get")
+    assert not allows(cluster, "", "secrets", "list")
+    objs = render(helm, {"callbackSecrets": True, "watchNamespaces": ["team-a"]})
+    assert allows(only(objs, "Role")["rules"], "", "secrets", "get")
+    assert not allows(only(objs, "ClusterRole")["rules"], "", "secrets", "get")
+
+
 def test_equally_named_releases_in_two_namespaces_do_not_collide(helm: str) -> None:
     def shared_names(namespace: str) -> set[tuple[str, str, str]]:
         # Objects outside the release namespace: cluster-scoped, or in a watched namespace.
@@ -487,6 +496,7 @@ def test_postgresql_without_url_or_secret_is_refused(helm: str) -> None:
         ({"metrics": {"serviceMonitor": {"interval": "30 seconds"}}}, "/interval"),
         ({"metrics": {"serviceMonitor": {"labels": {"release": 1}}}}, "/labels/release"),
         ({"metrics": {"port": 9090}}, "additional properties 'port'"),
+        ({"callbackSecrets": "yes"}, "/callbackSecrets"),
     ],
 )
 def test_schema_rejects_bad_values_with_a_message_naming_them(

@@ -139,4 +139,10 @@ keep-alive into the release's object only; the operator reads that object at sta
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.callbackSecrets }}
+# Callbacks read a webhook's URL or headers from a Secret (urlFrom, valueFrom).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
 {{- end }}

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from airkube.api.base import ApiModel, StatusModel
+from airkube.api.callbacks import Callbacks, RunDeadline
 from airkube.api.container import (
     EnvFromSource,
     EnvVar,
@@ -172,6 +173,21 @@ class TaskSettings(ApiModel):
             "(serviceAccountName, nodeSelector, tolerations, volumes, securityContext…). "
             "Merged deeply with the DAG defaults' podTemplate, the task winning."
         ),
+    )
+    on_failure: Callbacks | None = Field(
+        default=None,
+        description=(
+            "Callbacks (webhooks or notifier pods) called when a try fails and no retry "
+            "follows (Airflow's on_failure_callback). A task's list replaces the DAG "
+            "defaults'."
+        ),
+    )
+    on_retry: Callbacks | None = Field(
+        default=None,
+        description="Callbacks called when a try fails and another try follows.",
+    )
+    on_success: Callbacks | None = Field(
+        default=None, description="Callbacks called when a try succeeds."
     )
 
 
@@ -369,6 +385,20 @@ class DAGSpec(ApiModel):
         default=None,
         alias="podGC",
         description="When the pods of finished tries are deleted. Default: OnRunSuccess.",
+    )
+    on_run_failure: Callbacks | None = Field(
+        default=None,
+        description="Callbacks called when a run ends Failed (Airflow's DAG on_failure_callback).",
+    )
+    on_run_success: Callbacks | None = Field(
+        default=None, description="Callbacks called when a run ends Succeeded."
+    )
+    deadline: RunDeadline | None = Field(
+        default=None,
+        description=(
+            "A run not finished this long after its logical date (or after it was queued) "
+            "calls its callbacks, once; the run carries on (Airflow 3's Deadline Alerts)."
+        ),
     )
     tasks: list[Task] = Field(
         min_length=1,

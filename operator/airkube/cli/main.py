@@ -107,6 +107,23 @@ def version() -> None:
     "active after its last keep-alive; a standby takes over then. A clean stop hands over "
     "at once.",
 )
+@click.option(
+    "--callback-attempts",
+    envvar="AIRKUBE_CALLBACK_ATTEMPTS",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Tries of a callback's webhook before it counts as failed (a Warning event).",
+)
+@click.option(
+    "--callback-backoff",
+    envvar="AIRKUBE_CALLBACK_BACKOFF",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    metavar="SECONDS",
+    help="Delay before a webhook's second try, doubled before each next one (at most 60s).",
+)
 def run(
     kubeconfig: str | None,
     context: str | None,
@@ -118,6 +135,8 @@ def run(
     peering: str | None,
     peering_priority: int,
     peering_lifetime: int,
+    callback_attempts: int,
+    callback_backoff: float,
 ) -> None:
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
     import re
@@ -166,6 +185,8 @@ def run(
         peering=peering or None,
         peering_priority=peering_priority,
         peering_lifetime=peering_lifetime,
+        callback_attempts=callback_attempts,
+        callback_backoff=callback_backoff,
     )
     try:
         store = Store.from_url(db_url)

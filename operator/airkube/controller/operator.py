@@ -39,6 +39,7 @@ from airkube.kube.client import load_configuration
 from airkube.store.repository import Store
 
 from . import metrics
+from .alerts import Alerts, AlertSettings
 from .clock import Clock, utc_now
 from .dags import DagReconciler
 from .health import Health
@@ -149,6 +150,13 @@ class Operator:
             db=self._db,
             status_budget=settings.status_budget,
             clock=clock,
+            alerts=Alerts(
+                self.kube,
+                AlertSettings(
+                    attempts=settings.callback_attempts, backoff=settings.callback_backoff
+                ),
+                clock=clock,
+            ),
         )
         self.scheduler = Scheduler(
             kube=self.schedule_kube,
@@ -407,6 +415,7 @@ class Operator:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.health.stop()
+            await self.reconciler.alerts.close()
             log.info("%s", self.loop_watch.summary())
             self.db_pool.shutdown(wait=True)
             self.kube.close()

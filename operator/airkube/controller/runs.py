@@ -65,6 +65,7 @@ from airkube.store.records import RunRecord, TaskTryRecord
 from airkube.store.repository import Store
 
 from . import metrics
+from .alerts import Alerts
 from .clock import Clock, utc_now
 from .informer import Informer, Key
 
@@ -116,6 +117,7 @@ class RunReconciler:
         status_budget: int,
         clock: Clock = utc_now,
         options: PlannerOptions | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -127,6 +129,7 @@ class RunReconciler:
         self.status_budget = status_budget
         self.clock = clock
         self.options = options or PlannerOptions()
+        self.alerts = alerts or Alerts(kube, clock=clock)
         self.memory: dict[Key, RunMemory] = {}
         self.start_locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[tuple[str, str, str], DAGSpec] = {}
@@ -155,6 +158,10 @@ class RunReconciler:
         self.gone_runs[key] = uid
 
     async def reconcile(self, key: Key) -> None:
+        await self._reconcile(key)
+        await self.alerts.deadline(self, key)
+
+    async def _reconcile(self, key: Key) -> None:
         body = self.runs.get(key)
         if key in self.gone_runs:
             # The history outlives the resource: the database says it was deleted (also
@@ -182,6 +189,7 @@ class RunReconciler:
             # Posted once per transition (by name): those a killed process missed.
             for event in status_events(mem.status, now):
                 await self._post(resource, event, now)
+            await self.alerts.recalled(self, key, resource, mem.status, now)
         if mem.status.state.finished:
             clear = resource.spec.clear
             if clear is None or clear.id == mem.status.last_clear_id:
@@ -425,6 +433,7 @@ class RunReconciler:
             return
         spec = self.specs.get((namespace, dag, version or ""))
         metrics.run_pass(namespace, dag, before, result, spec, created_at)
+        self.alerts.after_pass(self, key, resource, version, before.tasks or {}, result)
         if result.deletes:
             # After the status that says why (a timeout, a cancel): a pod deleted by a pass
             # whose status was not written would read as deleted by someone else. A pass

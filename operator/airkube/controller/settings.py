@@ -29,6 +29,10 @@ class OperatorSettings:
     peering_priority: int = 0
     """A replica of a higher priority takes over at once; among equal ones the one that
     started first stays active."""
+    callback_attempts: int = 5
+    """Tries of a callback's webhook before it counts as failed (a Warning event)."""
+    callback_backoff: float = 1.0
+    """Seconds before a webhook's second try, doubled before each next one."""
     peering_lifetime: int = 15
     """Seconds a replica's keep-alive counts: a replica that stops without saying so (killed,
     node lost) is taken over from this long after its last one. kopf sends keep-alives 5-10 s
