@@ -182,11 +182,13 @@ class RunReconciler:
             for event in status_events(mem.status, now):
                 await self._post(resource, event, now)
         if mem.status.state.finished:
-            clear = resource.spec.clear
-            if clear is None or clear.id == mem.status.last_clear_id:
+            clear, mark = resource.spec.clear, resource.spec.mark
+            if (clear is None or clear.id == mem.status.last_clear_id) and (
+                mark is None or mark.id == mem.status.last_mark_id
+            ):
                 await self._after_finish(key, resource, mem)
                 return
-            mem.finished_handled = False  # a clear may reopen it: plan decides
+            mem.finished_handled = False  # a clear or a mark may reopen it: plan decides
         if mem.status.start_time is None:
             # Starting a run is decided under its DAG's lock, so that two workers never
             # start more than maxActiveRuns runs between them.
