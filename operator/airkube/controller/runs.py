@@ -40,6 +40,7 @@ from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.conditions import set_condition
 from airkube.core.model.actions import Event
 from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.reasons import Reason
 from airkube.core.model.result import Plan, PlannerOptions
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError
@@ -510,6 +511,7 @@ class RunReconciler:
             params=dict(spec.params or {}),
             dag_version=status.dag_version,
             clear_number=status.clear_number or 0,
+            by_hand=status.last_mark_id is not None,
             start_time=status.start_time,
             end_time=status.end_time,
             message=status.message,
@@ -643,6 +645,10 @@ class RunReconciler:
         return result
 
 
+_BY_HAND = frozenset({Reason.MARKED_SUCCESS, Reason.MARKED_FAILED})
+"""The reasons of a try whose state was set by hand: its row takes it whatever it said."""
+
+
 def _has_history(status: TaskStatus) -> bool:
     """Whether the task has a row in the database: a try, or an end without one
     (UpstreamFailed, Skipped: one row, try 0, until it tries)."""
@@ -664,6 +670,7 @@ def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
         output=status.output,
         message=status.message,
         reason=status.reason,
+        by_hand=status.reason in _BY_HAND,
     )
 
 
