@@ -1,10 +1,11 @@
 """Marking tasks or a run Succeeded or Failed by hand (Airflow's mark success / mark failed):
 what a request changes, and how the run goes on."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from plankit import World, dag
+from plankit import T0, World, dag, run
 
 from airkube.api import RunState, TaskState, TaskStatus
 from airkube.api.dagrun import MarkRequest
@@ -12,6 +13,7 @@ from airkube.core.graph import graph_of
 from airkube.core.model.actions import EventType, FinishRun
 from airkube.core.model.observed import PodPhase
 from airkube.core.model.reasons import Reason
+from airkube.core.plan import plan
 from airkube.core.plan.mark import MarkError, mark_effect
 
 S = timedelta(seconds=1)
@@ -323,3 +325,17 @@ def test_a_cancelled_run_stays_cancelled_when_a_mark_reopens_nothing() -> None:
     p = w.step()
     assert p.run_state is RunState.CANCELLED
     assert w.states() == {"a": "Succeeded", "b": "Succeeded"}
+
+
+def test_a_mark_of_an_aborted_run_never_restarts_it() -> None:
+    """A run aborted before its tasks ran (its params invalid, say) has tasks in None: a
+    mark that leaves some so keeps it as it ended, and starts nothing."""
+    spec = dag({"name": "a"}, {"name": "b", "dependsOn": ["a"]})
+    aborted = run(state=RunState.FAILED, start_time=T0, end_time=T0, reason="InvalidParams")
+    request = MarkRequest.model_validate({"id": "m1", "tasks": ["a"], "state": "Succeeded"})
+    marked = replace(aborted, spec=aborted.spec.model_copy(update={"mark": request}))
+    p = plan(spec, marked, {}, [], T0 + 60 * S)
+    assert (p.run_state, p.reason, p.end_time) == (RunState.FAILED, "InvalidParams", T0)
+    assert p.tasks["a"].state is T.SUCCEEDED
+    assert not p.creates
+    assert p.last_mark_id == "m1"

@@ -78,7 +78,7 @@ class _Composer:
     dirty: set[str] = field(default_factory=set)
     """Tasks to schedule this pass (their upstream counts or their own status moved)."""
     cleared: bool = False
-    """This pass's clear request cleared tasks."""
+    """This pass's clear request (or a mark request, downstream) cleared tasks."""
     ended: list[tuple[str, TaskStatus]] = field(default_factory=list)
 
     def plan(self, pods: Iterable[ObservedPod]) -> Plan:
@@ -95,7 +95,7 @@ class _Composer:
             effect = self._mark() if facts.mark_id is not None else None
             if effect is not None and effect.run_state is not None:
                 return self._marked_run(run.start_time or facts.now, effect.run_state)
-            if index.all_finished:
+            if not self.cleared:  # nothing to run again: it stays finished
                 for pod in index.stray:
                     self._delete(delete(pod, Reason.UNKNOWN_TASK))
                 for task_pods in index.pods.values():
@@ -261,7 +261,8 @@ class _Composer:
         """A finished run whose tasks a mark changed without reopening it: its state by
         Airflow's rule again (a cancelled run stays so)."""
         run, index = self.facts.run, self.index
-        if run.state is RunState.CANCELLED:
+        if run.state is RunState.CANCELLED or not index.all_finished:
+            # (Unfinished tasks in a finished run: it was aborted before they ran.)
             return self._unchanged()
         state, reason, message = outcome(index.graph, index.states)
         if state is run.state:
