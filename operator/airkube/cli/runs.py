@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from airkube.api.dagrun import MarkState
 from airkube.api.states import RunState, TaskState
 from airkube.cli.common import (
     api,
@@ -439,7 +440,8 @@ def clear(
 
 # Mark success / mark failed ----------------------------------------------------------------
 
-_MARK_STATES = {"success": "Succeeded", "failed": "Failed"}
+_MARK_STATES = {"success": MarkState.SUCCEEDED, "failed": MarkState.FAILED}
+"""Airflow's words for the states a mark sets."""
 
 
 @click.command("mark")
@@ -487,7 +489,7 @@ def mark(
     task Succeeded, failed marks running tasks Failed and the other unfinished ones
     Skipped; the run ends in that state.
     """
-    from airkube.api.dagrun import MarkRequest, MarkState, TaskStatus
+    from airkube.api.dagrun import MarkRequest, TaskStatus
     from airkube.core.plan.mark import MarkError, mark_effect
 
     if (upstream or downstream) and not tasks:
@@ -499,7 +501,7 @@ def mark(
     status = body.get("status") or {}
     request = MarkRequest(
         id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}",
-        state=MarkState(_MARK_STATES[mark_state.lower()]),
+        state=_MARK_STATES[mark_state.lower()],
         tasks=list(dict.fromkeys(tasks)) or None,
         upstream=upstream,
         downstream=downstream,
