@@ -184,6 +184,12 @@ def test_a_running_task_marked_failed_has_its_pod_deleted_and_no_retry() -> None
         w.now,
     )
     assert a.message == f"marked Failed by hand (it was Running); its pod {pod} was deleted"
+    # The event of a failed task, as a restarted operator would derive it from the status.
+    assert [(e.type, e.reason, e.task) for e in p.events] == [
+        (EventType.WARNING, Reason.TASK_FAILED, "a"),
+        (EventType.NORMAL, Reason.MARKED, None),
+    ]
+    assert p.events[0].message.startswith('task "a" failed on try 1 (MarkedFailed: marked')
     # Downstream tasks proceed by their trigger rules: b is UpstreamFailed, c runs.
     assert w.states() == {"a": "Failed", "b": "UpstreamFailed", "c": "Queued"}
     assert not p.ended  # the try ends as marked: its status is its record

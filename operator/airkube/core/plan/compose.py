@@ -225,6 +225,7 @@ class _Composer:
         for name, state in effect.marked:
             old = index.states[name]
             step = mark_task(
+                name,
                 old,
                 index.pods.get(name, {}),
                 state,

@@ -26,6 +26,7 @@ from airkube.core.model.reasons import Reason
 from airkube.core.model.step import Step
 from airkube.core.model.text import names
 from airkube.core.plan.observe import delete
+from airkube.core.rules.events import task_end_event
 
 _NONE = TaskStatus()
 
@@ -148,6 +149,7 @@ def marked_status(
 
 
 def mark_task(
+    name: str,
     status: TaskStatus,
     pods: Mapping[int, ObservedPod],
     state: TaskState,
@@ -155,13 +157,18 @@ def mark_task(
     message: str,
     now: datetime,
 ) -> Step:
-    """A task set to ``state`` by hand: the pod of its current try deleted if it has one."""
+    """Task ``name`` set to ``state`` by hand: the pod of its current try deleted if it has
+    one; a task marked Failed has the event of a failed task (as a restarted operator
+    derives it from the status)."""
     pod = pods.get(status.try_number) if status.state.has_pod else None
     if pod is not None:
         message += f"; its pod {pod.name} was deleted"
+    new = marked_status(status, state, reason, message, now)
+    event = task_end_event(name, new, status.max_tries)
     return Step(
-        marked_status(status, state, reason, message, now),
+        new,
         deletes=delete(pod, reason) if pod is not None else (),
+        events=(event,) if event is not None else (),
     )
 
 
