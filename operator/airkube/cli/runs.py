@@ -526,6 +526,9 @@ def mark(
             wouldClear=list(effect.cleared),
             runState=effect.run_state.value if effect.run_state else None,
         )
+    if status.get("tasksOmitted") and graph is not None:
+        omitted = f"{status['tasksOmitted']} tasks are left out of this large run's status"
+        note = f"{note}; {omitted}" if note else f"{omitted}: the operator decides for them"
     if dry_run:
         if output:
             emit(view, output)

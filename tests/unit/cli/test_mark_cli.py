@@ -143,3 +143,17 @@ def test_bad_input_gets_one_clear_line(custom: FakeCustom, args: list[str], erro
     assert error in result.output
     assert "Traceback" not in result.output
     assert not custom.patches
+
+
+def test_a_dry_run_of_a_large_run_says_the_operator_decides_for_omitted_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = failed_run()
+    body["status"]["tasksOmitted"] = 7
+    fake = FakeCustom(body)
+    monkeypatch.setattr(runs, "custom_api", lambda *_: fake)
+    result = mark("--state", "success", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "note: 7 tasks are left out of this large run's status: the operator decides for them"
+    )
