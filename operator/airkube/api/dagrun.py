@@ -59,6 +59,49 @@ class ClearRequest(ApiModel):
     )
 
 
+class MarkState(StrEnum):
+    """The state a mark request sets (Airflow's "Mark Success" / "Mark Failed")."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class MarkRequest(ApiModel):
+    """A request to set the state of tasks, or of the run as a whole, by hand, as Airflow's
+    "Mark Success" / "Mark Failed" do.
+
+    With ``tasks``: those tasks (and their upstream or downstream tasks if asked) take
+    ``state``; a running one has its pod stopped; the Failed and UpstreamFailed tasks
+    downstream of the named ones are cleared, and every task downstream then proceeds by
+    its trigger rule (a finished run reopens when some must run again). Without ``tasks``:
+    the run as a whole. Succeeded marks every task Succeeded; Failed marks the running
+    tasks Failed and the other unfinished ones Skipped; the run ends in ``state``. The
+    operator applies each request once: a new ``id`` asks for a new mark (``kubectl
+    airkube mark`` writes one for you).
+    """
+
+    id: str = Field(
+        description="Any value not used before for this run; the operator applies each id once.",
+        min_length=1,
+        max_length=63,
+    )
+    state: MarkState = Field(description="Succeeded or Failed.")
+    tasks: list[str] | None = Field(
+        default=None,
+        description="The tasks to mark, by name. Default: the run as a whole.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        min_length=1,
+    )
+    upstream: StrictBool = Field(
+        default=False,
+        description="Also mark every task upstream of the named ones (needs tasks).",
+    )
+    downstream: StrictBool = Field(
+        default=False,
+        description="Also mark every task downstream of the named ones (needs tasks).",
+    )
+
+
 class DAGRunSpec(ApiModel):
     """One run of a DAG: which DAG, for which logical date and data interval, with which params."""
 
@@ -97,6 +140,14 @@ class DAGRunSpec(ApiModel):
         description=(
             "Run tasks again (Airflow's clear): the operator applies a request with a new id "
             "once, and records it in status.lastClearId."
+        ),
+    )
+    mark: MarkRequest | None = Field(
+        default=None,
+        description=(
+            "Set tasks, or the run, Succeeded or Failed by hand (Airflow's mark success / "
+            "mark failed): the operator applies a request with a new id once (after a clear "
+            "asked for at the same time), and records it in status.lastMarkId."
         ),
     )
 
@@ -249,7 +300,15 @@ class DAGRunStatus(StatusModel):
         default=None, description="The id of the last clear request (spec.clear) applied."
     )
     clear_number: int | None = Field(
-        default=None, ge=0, description="How many clear requests have cleared tasks of the run."
+        default=None,
+        ge=0,
+        description=(
+            "How many clear requests (and mark requests that cleared tasks downstream) have "
+            "cleared tasks of the run."
+        ),
+    )
+    last_mark_id: str | None = Field(
+        default=None, description="The id of the last mark request (spec.mark) applied."
     )
     conditions: list[Condition] | None = Field(
         default=None,

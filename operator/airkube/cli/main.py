@@ -566,7 +566,7 @@ def history(
     print_table(("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE"), rows)
 
 
-for command in (runs.get, runs.logs, runs.cancel, runs.clear):
+for command in (runs.get, runs.logs, runs.cancel, runs.clear, runs.mark):
     main.add_command(command)
 for command in dagfiles.COMMANDS:
     main.add_command(command)

@@ -1,5 +1,5 @@
-"""Commands on one DAGRun: ``get`` (the run as a tree of tasks), ``logs``, ``cancel`` and
-``clear`` (Airflow's clear)."""
+"""Commands on one DAGRun: ``get`` (the run as a tree of tasks), ``logs``, ``cancel``,
+``clear`` (Airflow's clear) and ``mark`` (Airflow's mark success / mark failed)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from airkube.api.dagrun import MarkState
 from airkube.api.states import RunState, TaskState
 from airkube.cli.common import (
     api,
@@ -434,4 +435,115 @@ def clear(
         emit(patched, output)
         return
     click.echo(f"dagrun.airkube.io/{run} clear requested: {preview}")
+    click.echo(f"follow it with: kubectl airkube get {run} -n {ns}")
+
+
+# Mark success / mark failed ----------------------------------------------------------------
+
+_MARK_STATES = {"success": MarkState.SUCCEEDED, "failed": MarkState.FAILED}
+"""Airflow's words for the states a mark sets."""
+
+
+@click.command("mark")
+@click.argument("run")
+@click.option(
+    "--task",
+    "-t",
+    "tasks",
+    multiple=True,
+    help="A task to mark (repeatable; default: the run as a whole).",
+)
+@click.option(
+    "--state",
+    "-s",
+    "mark_state",
+    required=True,
+    type=click.Choice(sorted(_MARK_STATES), case_sensitive=False),
+    help="success or failed.",
+)
+@click.option("--downstream", "-d", is_flag=True, help="Also mark the tasks downstream.")
+@click.option("--upstream", "-u", is_flag=True, help="Also mark the tasks upstream.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@namespace_option
+@output_option
+@kubeconfig_option
+@context_option
+def mark(
+    run: str,
+    tasks: tuple[str, ...],
+    mark_state: str,
+    downstream: bool,
+    upstream: bool,
+    dry_run: bool,
+    namespace: str | None,
+    output: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Set tasks of RUN, or RUN as a whole, succeeded or failed by hand, as Airflow's
+    "Mark Success" and "Mark Failed" do.
+
+    With --task: those tasks take the state (a running one has its pod stopped), and the
+    Failed and UpstreamFailed tasks downstream are cleared so that they proceed by their
+    trigger rules (a finished run runs again when some must). Without: success marks every
+    task Succeeded, failed marks running tasks Failed and the other unfinished ones
+    Skipped; the run ends in that state.
+    """
+    from airkube.api.dagrun import MarkRequest, TaskStatus
+    from airkube.core.plan.mark import MarkError, mark_effect
+
+    if (upstream or downstream) and not tasks:
+        fail("--upstream and --downstream need --task: without it the whole run is marked")
+    ns = namespace or current_namespace(kubeconfig, context)
+    custom = custom_api(kubeconfig, context)
+    body = read_run(custom, ns, run)
+    graph, note = _graph(custom, ns, body)
+    status = body.get("status") or {}
+    request = MarkRequest(
+        id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}",
+        state=_MARK_STATES[mark_state.lower()],
+        tasks=list(dict.fromkeys(tasks)) or None,
+        upstream=upstream,
+        downstream=downstream,
+    )
+    states = {name: TaskStatus.model_validate(t) for name, t in (status.get("tasks") or {}).items()}
+    preview = "(decided by the operator)"
+    view: dict[str, Any] = {"run": run, "state": request.state.value}
+    if graph is not None:
+        try:
+            effect = mark_effect(graph, states, request)
+        except MarkError as e:
+            fail(str(e))
+        current = RunState(status.get("state") or RunState.QUEUED.value)
+        if not effect.changes(current):
+            fail(f"nothing to mark in run {run}: already {request.state.value}")
+        preview = effect.describe()
+        view.update(
+            wouldMark=[
+                {"task": n, "from": (states.get(n) or TaskStatus()).state.value, "to": s.value}
+                for n, s in effect.marked
+            ],
+            wouldClear=list(effect.cleared),
+            runState=effect.run_state.value if effect.run_state else None,
+        )
+    if status.get("tasksOmitted") and graph is not None:
+        omitted = f"{status['tasksOmitted']} tasks are left out of this large run's status"
+        note = f"{note}; {omitted}" if note else f"{omitted}: the operator decides for them"
+    if dry_run:
+        if output:
+            emit(view, output)
+            return
+        click.echo(f"would mark in {run}: {preview}")
+        if note:
+            click.echo(f"note: {note}")
+        return
+    # Every field written, null included: a merge patch keeps fields it does not mention.
+    spec: dict[str, Any] = {"mark": request.model_dump(mode="json", by_alias=True)}
+    if request.tasks and body["spec"].get("cancel"):
+        spec["cancel"] = False  # as a clear does: the tasks it reopens may run
+    patched = _patch_run_spec(custom, ns, run, spec)
+    if output:
+        emit(patched, output)
+        return
+    click.echo(f"dagrun.airkube.io/{run} mark requested: {preview}")
     click.echo(f"follow it with: kubectl airkube get {run} -n {ns}")

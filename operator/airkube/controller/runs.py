@@ -40,6 +40,7 @@ from airkube.api.meta import Condition, ConditionStatus
 from airkube.core.conditions import set_condition
 from airkube.core.model.actions import Event
 from airkube.core.model.observed import ObservedPod, PodPhase
+from airkube.core.model.reasons import Reason
 from airkube.core.model.result import Plan, PlannerOptions
 from airkube.core.model.run import Run
 from airkube.core.params import ParamsError
@@ -191,11 +192,13 @@ class RunReconciler:
                 await self._post(resource, event, now)
             await self.alerts.recalled(self, key, resource, mem.status, now)
         if mem.status.state.finished:
-            clear = resource.spec.clear
-            if clear is None or clear.id == mem.status.last_clear_id:
+            clear, mark = resource.spec.clear, resource.spec.mark
+            if (clear is None or clear.id == mem.status.last_clear_id) and (
+                mark is None or mark.id == mem.status.last_mark_id
+            ):
                 await self._after_finish(key, resource, mem)
                 return
-            mem.finished_handled = False  # a clear may reopen it: plan decides
+            mem.finished_handled = False  # a clear or a mark may reopen it: plan decides
         if mem.status.start_time is None:
             # Starting a run is decided under its DAG's lock, so that two workers never
             # start more than maxActiveRuns runs between them.
@@ -523,6 +526,7 @@ class RunReconciler:
             params=dict(spec.params or {}),
             dag_version=status.dag_version,
             clear_number=status.clear_number or 0,
+            by_hand=status.last_mark_id is not None,
             start_time=status.start_time,
             end_time=status.end_time,
             message=status.message,
@@ -656,6 +660,10 @@ class RunReconciler:
         return result
 
 
+_BY_HAND = frozenset({Reason.MARKED_SUCCESS, Reason.MARKED_FAILED})
+"""The reasons of a try whose state was set by hand: its row takes it whatever it said."""
+
+
 def _has_history(status: TaskStatus) -> bool:
     """Whether the task has a row in the database: a try, or an end without one
     (UpstreamFailed, Skipped: one row, try 0, until it tries)."""
@@ -677,6 +685,7 @@ def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
         output=status.output,
         message=status.message,
         reason=status.reason,
+        by_hand=status.reason in _BY_HAND,
     )
 
 

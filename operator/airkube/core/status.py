@@ -283,6 +283,7 @@ def status_document(
         ended_tries=ended_tries(unrecorded, plan),
         last_clear_id=plan.last_clear_id,
         clear_number=plan.clear_number or None,
+        last_mark_id=plan.last_mark_id,
         conditions=conditions,
     )
     head = full.model_copy(update={"tasks": None})

@@ -79,6 +79,9 @@ class RunRecord:
     end_time: datetime | None = None
     message: str | None = None
     clear_number: int = 0
+    by_hand: bool = False
+    """Its state was set by hand (a mark request): it replaces the state the row has, a
+    terminal one included (see :mod:`airkube.store.states`)."""
 
     def __post_init__(self) -> None:
         check_name("namespace", self.namespace, NAMESPACE_MAX)
@@ -123,6 +126,9 @@ class TaskTryRecord:
     output: str | None = None
     message: str | None = None
     reason: str | None = None
+    by_hand: bool = False
+    """Its state was set by hand (a mark request): it replaces the state the row has, a
+    terminal one included (see :mod:`airkube.store.states`)."""
 
     def __post_init__(self) -> None:
         check_name("task name", self.task_name)

@@ -43,6 +43,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -496,7 +497,7 @@ class Store:
                 "message": of_state("message"),
                 "updated_at": new.updated_at,
             },
-            where=or_(advances, same_state),
+            where=true() if run.by_hand else or_(advances, same_state),
         ).returning(DAG_RUNS.c.id)
         run_id = s.scalar(stmt)
         if run_id is None:  # the write was stale and changed nothing: look the row up
@@ -538,26 +539,33 @@ class Store:
         def of_state(col: str) -> ColumnElement[Any]:
             return case((same_state, func.coalesce(new[col], old[col])), else_=new[col])
 
-        stmt = insert.on_conflict_do_update(
-            index_elements=[old.run_id, old.task_name, old.try_number],
-            set_={
-                "state": new.state,
-                "pod_name": sticky("pod_name"),
-                "start_time": sticky("start_time"),
-                "end_time": of_state("end_time"),
-                "exit_code": of_state("exit_code"),
-                "output": of_state("output"),
-                "message": of_state("message"),
-                "reason": of_state("reason"),
-                "updated_at": new.updated_at,
-            },
-            where=or_(advances, same_state),
-        )
+        def upsert(by_hand: bool) -> Any:
+            return insert.on_conflict_do_update(
+                index_elements=[old.run_id, old.task_name, old.try_number],
+                set_={
+                    "state": new.state,
+                    "pod_name": sticky("pod_name"),
+                    "start_time": sticky("start_time"),
+                    "end_time": of_state("end_time"),
+                    "exit_code": of_state("exit_code"),
+                    "output": of_state("output"),
+                    "message": of_state("message"),
+                    "reason": of_state("reason"),
+                    "updated_at": new.updated_at,
+                },
+                where=true() if by_hand else or_(advances, same_state),
+            )
+
         # executemany: rows are applied in order, so a batch that names a try twice
         # follows the same rules as two passes would. In chunks: psycopg's pipelined
         # executemany over TCP stalls ~200 ms once a batch outgrows the socket buffers.
-        for start in range(0, len(rows), EXECUTEMANY_CHUNK):
-            s.execute(stmt, rows[start : start + EXECUTEMANY_CHUNK])
+        # The states set by hand (a mark: few) come last, in their own batch: they
+        # replace what the row says.
+        for by_hand in (False, True):
+            batch = [row for row, t in zip(rows, tries, strict=True) if t.by_hand is by_hand]
+            stmt = upsert(by_hand)
+            for start in range(0, len(batch), EXECUTEMANY_CHUNK):
+                s.execute(stmt, batch[start : start + EXECUTEMANY_CHUNK])
         # A task's try-0 row says how it ended without a try (UpstreamFailed, Skipped);
         # once it has a real try (after a clear), its first, that row is no try of it: one
         # row per try.

@@ -14,6 +14,10 @@ ends when another try will follow (the next try is a new row, like a status entr
 run is cancelled during the retry delay. Tries are numbered on across clears, as in
 Airflow, so a cleared task's new try is a new row.
 
+A state set by hand (``kubectl airkube mark``, Airflow's mark success/failed) is the one
+exception: a write that says so (``by_hand``) is applied whatever the row says, so that
+a Failed try marked Succeeded, or a Failed run marked Succeeded, is recorded as such.
+
 Runs: ``Queued < Running < Succeeded = Failed = Cancelled``, within one *clear number*.
 Clearing a finished run (Airflow's ``clear``) must increase the run's ``clear_number``;
 a write with a higher clear number starts the run over and is always applied.

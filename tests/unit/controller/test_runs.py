@@ -282,3 +282,44 @@ def test_a_failed_pass_is_one_warning_event_on_the_run_per_distinct_error(
     assert len(notes) == 2
     assert notes[0].startswith("airkube could not handle this run: KeyError: 'x'; it tries again")
     assert "ValueError: y" in notes[1]
+
+
+def test_a_mark_request_reopens_a_finished_run_and_the_database_follows_it(
+    tmp_path: Path,
+) -> None:
+    scene = Scene(tmp_path, CHAIN, run_body("r1", "etl"))
+    scene.reconcile("r1")
+    scene.set_phase(scene.pod_of("a"), "Failed", 1)
+    scene.reconcile("r1")
+    assert scene.status("r1")["state"] == "Failed"
+    scene.reconcile("r1")  # a finished run without a new request: nothing planned
+    mark = {"id": "m1", "state": "Succeeded", "tasks": ["a"]}
+    scene.kube.change("dagruns", NS, "r1", {"spec": {"mark": mark}})
+    scene.reconcile("r1")
+    status = scene.status("r1")
+    assert (status["state"], status["lastMarkId"], status["clearNumber"]) == ("Running", "m1", 1)
+    assert (status["tasks"]["a"]["state"], status["tasks"]["a"]["reason"]) == (
+        "Succeeded",
+        "MarkedSuccess",
+    )
+    assert status["tasks"]["b"]["state"] == "Queued"
+    tries = {
+        (t.task_name, t.try_number): (t.state, t.reason) for t in scene.store.task_tries(NS, "r1")
+    }
+    assert tries[("a", 1)] == ("Succeeded", "MarkedSuccess")
+    scene.set_phase(scene.pod_of("b"), "Succeeded", 0)
+    scene.reconcile("r1")
+    assert scene.status("r1")["state"] == "Succeeded"
+    stored = scene.store.get_run(NS, "r1")
+    assert stored is not None
+    assert (stored.state, stored.clear_number) == ("Succeeded", 1)
+
+    # The run as a whole marked Failed: the finished run's row follows it too.
+    scene.kube.change(
+        "dagruns", NS, "r1", {"spec": {"mark": {"id": "m2", "state": "Failed", "tasks": None}}}
+    )
+    scene.reconcile("r1")
+    assert (scene.status("r1")["state"], scene.status("r1")["reason"]) == ("Failed", "MarkedFailed")
+    stored = scene.store.get_run(NS, "r1")
+    assert stored is not None
+    assert stored.state == "Failed"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airkube.api import DAGRunSpec, DAGSpec, TaskStatus
-from airkube.api.dagrun import ClearRequest
+from airkube.api.dagrun import ClearRequest, MarkRequest
 from airkube.api.states import RunState
 from airkube.core.model.observed import ObservedPod, PodPhase
 from airkube.core.model.render import Renderer
@@ -50,6 +50,9 @@ def after(p: Plan, current: Run) -> Run:
         end_time=p.end_time,
         last_clear_id=p.last_clear_id,
         clear_number=p.clear_number,
+        last_mark_id=p.last_mark_id,
+        reason=p.reason,
+        message=p.message,
     )
 
 
@@ -123,6 +126,13 @@ class World:
         """Ask for a clear, as `kubectl airkube clear` writes spec.clear."""
         spec = self.run.spec.model_copy(
             update={"clear": ClearRequest.model_validate({"id": request_id, **fields})}
+        )
+        self.run = replace(self.run, spec=spec)
+
+    def mark(self, request_id: str, **fields: Any) -> None:
+        """Ask for a mark, as `kubectl airkube mark` writes spec.mark."""
+        spec = self.run.spec.model_copy(
+            update={"mark": MarkRequest.model_validate({"id": request_id, **fields})}
         )
         self.run = replace(self.run, spec=spec)
 

@@ -155,10 +155,11 @@ def test_the_incremental_planner_plans_what_a_full_replan_plans(
 ) -> None:
     """Each pass with the index the previous passes left gives exactly the plan of a pass
     that starts from the task states alone, whatever happens between passes: pods moving,
-    vanishing or stuck terminating, timers coming, clear requests (also of a finished run),
-    cancelling."""
+    vanishing or stuck terminating, timers coming, clear and mark requests (also of a
+    finished run), cancelling."""
     world = World(spec)
     clears = 0
+    names = [t.name for t in spec.tasks]
     for _ in range(80):
         run_before, tasks_before = world.run, dict(world.tasks)
         pods_before = list(world.pods.values())
@@ -169,12 +170,27 @@ def test_the_incremental_planner_plans_what_a_full_replan_plans(
         ):
             break
         choice = data.draw(
-            st.sampled_from(["evolve", "evolve", "evolve", "wait", "clear", "terminate", "cancel"]),
+            st.sampled_from(
+                ["evolve", "evolve", "evolve", "wait", "clear", "mark", "terminate", "cancel"]
+            ),
             label="next",
         )
-        if choice == "clear" or world.finished:
+        if world.finished:
+            choice = data.draw(st.sampled_from(["clear", "mark"]), label="reopen by")
+        if choice == "mark":
             clears += 1
-            named = data.draw(st.sets(st.sampled_from([t.name for t in spec.tasks]), max_size=2))
+            named = data.draw(st.sets(st.sampled_from(names), max_size=2))
+            relatives = bool(named) and data.draw(st.booleans())
+            world.mark(
+                f"m{clears}",
+                state=data.draw(st.sampled_from(["Succeeded", "Failed"])),
+                tasks=sorted(named) or None,
+                upstream=relatives and data.draw(st.booleans()),
+                downstream=relatives and data.draw(st.booleans()),
+            )
+        elif choice == "clear":
+            clears += 1
+            named = data.draw(st.sets(st.sampled_from(names), max_size=2))
             world.clear(
                 f"c{clears}",
                 tasks=sorted(named) or None,

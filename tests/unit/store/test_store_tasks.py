@@ -190,3 +190,29 @@ def test_the_try_0_row_of_a_task_that_ended_untried_goes_once_it_tries(store: St
         ("load", 1, "Queued"),
         ("other", 0, "Skipped"),
     ]
+
+
+def test_a_state_set_by_hand_replaces_a_terminal_one(store: Store) -> None:
+    failed = task_try("load", 1, state="Failed", exit_code=1, reason="Error", message="boom")
+    store.record_pass(run(state="Failed"), [failed], now=at(1))
+    # An ordinary write cannot move a terminal try to another terminal state...
+    store.record_pass(run(state="Failed"), [task_try("load", 1, state="Succeeded")], now=at(2))
+    assert only_try(store).state == "Failed"
+    # ...a mark can, and a stale ordinary write after it changes nothing.
+    marked = task_try(
+        "load",
+        1,
+        state="Succeeded",
+        exit_code=1,
+        reason="MarkedSuccess",
+        message="marked Succeeded by hand (it was Failed, Error)",
+        by_hand=True,
+    )
+    store.record_pass(run(state="Succeeded", by_hand=True), [marked, failed], now=at(3))
+    store.record_pass(run(state="Failed"), [failed], now=at(4))
+    got = only_try(store)
+    assert (got.state, got.reason, got.exit_code) == ("Succeeded", "MarkedSuccess", 1)
+    assert got.message == "marked Succeeded by hand (it was Failed, Error)"
+    stored = store.get_run(NS, RUN)
+    assert stored is not None
+    assert stored.state == "Succeeded"

@@ -45,6 +45,12 @@ class RunFacts:
         request = self.run.spec.clear
         return request.id if request and request.id != self.run.last_clear_id else None
 
+    @property
+    def mark_id(self) -> str | None:
+        """The id of the mark request this pass applies (one not applied yet), if any."""
+        request = self.run.spec.mark
+        return request.id if request and request.id != self.run.last_mark_id else None
+
     def resolved(self, name: str) -> ResolvedTask:
         """The task with the DAG's defaults applied."""
         resolved = _resolved(self.dag)

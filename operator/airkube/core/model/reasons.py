@@ -20,11 +20,15 @@ class Reason:
     PENDING_TIMEOUT = "PendingTimeout"
     SKIP_EXIT_CODE = "SkipExitCode"
     TEMPLATE_ERROR = "TemplateError"
+    MARKED_SUCCESS = "MarkedSuccess"
+    MARKED_FAILED = "MarkedFailed"
+    """Set Succeeded or Failed by hand (spec.mark): a task, or the run as a whole."""
     # Why a task did not run.
     TRIGGER_RULE = "TriggerRule"
     UPSTREAM_FAILED = "UpstreamFailed"
     RUN_CANCELLED = "RunCancelled"
     RUN_TIMEOUT = "RunTimeout"
+    RUN_MARKED_FAILED = "RunMarkedFailed"
     # Why a pod is deleted.
     CLEARED = "Cleared"
     SUPERSEDED = "Superseded"
@@ -39,4 +43,6 @@ class Reason:
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
     CLEAR_REFUSED = "ClearRefused"
+    MARKED = "Marked"
+    MARK_REFUSED = "MarkRefused"
     POD_PENDING = "PodPending"

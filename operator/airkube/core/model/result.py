@@ -47,6 +47,8 @@ class Plan:
     """The id of the last clear request applied, this pass's included."""
     clear_number: int = 0
     """How many clear requests have cleared tasks, this pass's included."""
+    last_mark_id: str | None = None
+    """The id of the last mark request applied, this pass's included."""
     counts: Mapping[TaskState, int] | None = None
     """How many tasks are in each state, when the planner knows it already."""
     ended: tuple[tuple[str, TaskStatus], ...] = ()

@@ -25,6 +25,11 @@ class Run:
     """The id of the last clear request applied (status.lastClearId)."""
     clear_number: int = 0
     """How many clear requests cleared tasks of the run (status.clearNumber)."""
+    last_mark_id: str | None = None
+    """The id of the last mark request applied (status.lastMarkId)."""
+    reason: str | None = None
+    message: str | None = None
+    """Why the run ended as it did, once it has (status.reason, status.message)."""
 
     @property
     def dag(self) -> str:
@@ -46,4 +51,7 @@ class Run:
             end_time=status.end_time if status else None,
             last_clear_id=status.last_clear_id if status else None,
             clear_number=(status.clear_number or 0) if status else 0,
+            last_mark_id=status.last_mark_id if status else None,
+            reason=status.reason if status else None,
+            message=status.message if status else None,
         )

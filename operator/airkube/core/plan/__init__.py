@@ -15,14 +15,16 @@ Guarantees:
   reason, and retries apply: a run never hangs waiting for a pod that will not end;
 - a clear request (spec.clear, applied once per id) sends the tasks it selects back to
   None with their full retries, stopping their running pods, and reopens a finished run;
+- a mark request (spec.mark, applied once per id, after a clear) sets tasks or the whole
+  run Succeeded or Failed by hand, stopping their pods, as Airflow's mark success/failed;
 - once every task has finished, the run ends: Failed when a leaf task is Failed or
   UpstreamFailed, else Succeeded (Airflow's rule); cancelling ends it Cancelled, its
   dagrunTimeout ends it Failed, and in both cases unfinished tasks are Skipped (Airflow's
   behaviour on dagrun_timeout).
 
-Modules: ``observe`` (pods → the current try), ``clear``, ``schedule`` (trigger rules,
-retry timers, starting tries), ``finish`` (the run's end, stopping), ``index`` (the per-run
-index that makes a pass cost what changed), ``compose`` (the pass).
+Modules: ``observe`` (pods → the current try), ``clear``, ``mark``, ``schedule`` (trigger
+rules, retry timers, starting tries), ``finish`` (the run's end, stopping), ``index`` (the
+per-run index that makes a pass cost what changed), ``compose`` (the pass).
 """
 
 from airkube.core.plan.compose import plan

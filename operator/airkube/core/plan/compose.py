@@ -1,6 +1,7 @@
 """One pass of the planner, composed from the rules: observe the tasks whose pods moved or
-whose timers came, apply a clear request, stop a cancelled or timed-out run, schedule what
-may run, end the run once every task has, and delete the pods nobody waits for."""
+whose timers came, apply a clear request then a mark request, stop a cancelled or timed-out
+run, schedule what may run, end the run once every task has, and delete the pods nobody
+waits for."""
 
 import heapq
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,16 @@ from airkube.core.model.text import names
 from airkube.core.plan.clear import ClearError, clear_selection, clear_task
 from airkube.core.plan.finish import outcome, stop_task
 from airkube.core.plan.index import RunIndex
+from airkube.core.plan.mark import (
+    MarkEffect,
+    MarkError,
+    mark_effect,
+    mark_selection,
+    mark_task,
+    run_mark_reason,
+    task_mark_message,
+    task_mark_reason,
+)
 from airkube.core.plan.observe import delete, observe_task
 from airkube.core.plan.schedule import retry_due, start_try, trigger
 from airkube.core.rules.events import run_end_event
@@ -67,7 +78,7 @@ class _Composer:
     dirty: set[str] = field(default_factory=set)
     """Tasks to schedule this pass (their upstream counts or their own status moved)."""
     cleared: bool = False
-    """This pass's clear request cleared tasks."""
+    """This pass's clear request (or a mark request, downstream) cleared tasks."""
     ended: list[tuple[str, TaskStatus]] = field(default_factory=list)
 
     def plan(self, pods: Iterable[ObservedPod]) -> Plan:
@@ -79,13 +90,18 @@ class _Composer:
         index.fresh = False
         due: set[str] = set()
         if run.state.finished:
-            if clear_id is None or not self._clear():
+            if clear_id is not None:
+                self._clear()
+            effect = self._mark() if facts.mark_id is not None else None
+            if effect is not None and effect.run_state is not None:
+                return self._marked_run(run.start_time or facts.now, effect.run_state)
+            if not self.cleared:  # nothing to run again: it stays finished
                 for pod in index.stray:
                     self._delete(delete(pod, Reason.UNKNOWN_TASK))
                 for task_pods in index.pods.values():
                     for pod in task_pods.values():
                         self._delete(delete(pod, Reason.RUN_FINISHED))
-                return self._result(run.state, run.start_time, run.end_time, finished=True)
+                return self._remarked() if effect is not None else self._unchanged()
             # A finished run that a clear reopens starts anew, as Airflow resets its start.
             start = facts.now
         else:
@@ -98,6 +114,10 @@ class _Composer:
                 self._observe(name)
             if clear_id is not None:
                 self._clear()
+            if facts.mark_id is not None:
+                effect = self._mark()
+                if effect is not None and effect.run_state is not None:
+                    return self._marked_run(start, effect.run_state)
         if run.spec.cancel:
             return self._stop(
                 start, RunState.CANCELLED, Reason.RUN_CANCELLED, "the run was cancelled"
@@ -181,6 +201,74 @@ class _Composer:
             )
         )
         return True
+
+    def _mark(self) -> MarkEffect | None:
+        """Apply the run's mark request; what it changed (None: nothing)."""
+        facts, index, request = self.facts, self.index, self.facts.run.spec.mark
+        assert request is not None
+        finished = facts.run.state.finished
+        try:
+            selected = mark_selection(index.graph, request)
+            if not finished:
+                for name in selected:
+                    self._observe(name)  # what its pods say first: a try may have just ended
+            effect = mark_effect(index.graph, index.states, request)
+        except MarkError as exc:
+            self.events.append(Event(EventType.WARNING, Reason.MARK_REFUSED, str(exc)))
+            return None
+        if not effect.changes(facts.run.state):
+            self.events.append(
+                Event(EventType.NORMAL, Reason.MARKED, "mark request: nothing to change")
+            )
+            return None
+        whole_run = effect.run_state is not None
+        for name, state in effect.marked:
+            old = index.states[name]
+            step = mark_task(
+                name,
+                old,
+                index.pods.get(name, {}),
+                state,
+                task_mark_reason(state, whole_run=whole_run),
+                task_mark_message(old, state, whole_run=whole_run),
+                facts.now,
+            )
+            self._take(name, step)
+        for name in effect.cleared:
+            tries = facts.resolved(name).max_tries
+            self._take(
+                name, clear_task(index.states[name], index.pods.get(name, {}), tries, facts.now)
+            )
+        if effect.cleared:
+            self.cleared = True
+        self.events.append(
+            Event(EventType.NORMAL, Reason.MARKED, f"marked by hand: {effect.describe()}")
+        )
+        return effect
+
+    def _marked_run(self, start: datetime, state: RunState) -> Plan:
+        """The run as a whole was marked ``state``: it ends so (its tasks were marked)."""
+        self._delete_leftovers(set(), everything=True)
+        message = f"the run was marked {state.value} by hand"
+        return self._result(state, start, self.facts.now, run_mark_reason(state), message)
+
+    def _unchanged(self) -> Plan:
+        run = self.facts.run
+        return self._result(
+            run.state, run.start_time, run.end_time, run.reason, run.message, finished=True
+        )
+
+    def _remarked(self) -> Plan:
+        """A finished run whose tasks a mark changed without reopening it: its state by
+        Airflow's rule again (a cancelled run stays so)."""
+        run, index = self.facts.run, self.index
+        if run.state is RunState.CANCELLED or not index.all_finished:
+            # (Unfinished tasks in a finished run: it was aborted before they ran.)
+            return self._unchanged()
+        state, reason, message = outcome(index.graph, index.states)
+        if state is run.state:
+            return self._unchanged()
+        return self._result(state, run.start_time, self.facts.now, reason, message)
 
     def _schedule(self, candidates: Iterable[str]) -> None:
         facts, index = self.facts, self.index
@@ -308,6 +396,7 @@ class _Composer:
             reason=reason,
             message=message,
             last_clear_id=self.facts.clear_id or run.last_clear_id,
+            last_mark_id=self.facts.mark_id or run.last_mark_id,
             clear_number=run.clear_number + (1 if self.cleared else 0),
             counts={state: n for state, n in index.counts.items() if n},
             ended=tuple(self.ended),
