@@ -54,6 +54,13 @@ from .workqueue import WorkQueue
 
 log = logging.getLogger("airkube")
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The garbage collector's thresholds once the operator runs (Python's: 700, 10, 10). A
+big DAG's checks and a big run's passes make many objects that live a few seconds: at
+the default thresholds they reach the oldest generation and trigger full collections
+again and again. Measured with the fuzz test (500 DAGs, 100 runs): collection 14.6 s →
+5.3 s, the largest stall of the event loop 0.60 s → 0.45 s."""
+
 GROUP = "airkube.io"
 READY_LINE = "airkube operator ready"
 PodKey = tuple[str, str, str]
@@ -394,9 +401,11 @@ class Operator:
             # What exists now (modules, schemas, clients, the informers' first lists) lives
             # as long as the process: out of the garbage collector's sight, a full
             # collection costs what changed since, not the whole heap (measured: 0.2-0.6 s
-            # per full collection on a loaded node, each one a stall of every watch).
+            # per full collection on a loaded node, each one a stall of every watch). Then
+            # fewer collections (GC_THRESHOLDS).
             gc.collect()
             gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
             log.info(
                 "%s: watching %s, database %s%s",
                 READY_LINE,
