@@ -27,6 +27,7 @@ from airkube.cli.common import (
     read_dag,
     split_param,
 )
+from airkube.cli.logstore_options import log_store_options, log_store_settings
 from airkube.cli.output import emit, output_option, print_table, state_text
 from airkube.kube.client import KubeConfigError, KubeTarget
 
@@ -107,6 +108,7 @@ def version() -> None:
     "active after its last keep-alive; a standby takes over then. A clean stop hands over "
     "at once.",
 )
+@log_store_options
 def run(
     kubeconfig: str | None,
     context: str | None,
@@ -118,6 +120,13 @@ def run(
     peering: str | None,
     peering_priority: int,
     peering_lifetime: int,
+    log_store: str,
+    log_cap: int,
+    log_capture_concurrency: int,
+    log_s3_bucket: str | None,
+    log_s3_prefix: str,
+    log_s3_endpoint: str | None,
+    log_s3_region: str | None,
 ) -> None:
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
     import re
@@ -150,6 +159,18 @@ def run(
                 "operator without --peering"
             )
 
+    logs = log_store_settings(
+        log_store,
+        log_cap,
+        log_capture_concurrency,
+        log_s3_bucket,
+        log_s3_prefix,
+        log_s3_endpoint,
+        log_s3_region,
+    )
+    if logs.kind == "s3" and logs.s3 is None:
+        fail("--log-store s3 needs a bucket: --log-s3-bucket (or AIRKUBE_LOG_S3_BUCKET)")
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
@@ -166,6 +187,7 @@ def run(
         peering=peering or None,
         peering_priority=peering_priority,
         peering_lifetime=peering_lifetime,
+        log_store=logs,
     )
     try:
         store = Store.from_url(db_url)
@@ -517,6 +539,7 @@ def history(
                     "startTime": r.start_time.isoformat() if r.start_time else None,
                     "endTime": r.end_time.isoformat() if r.end_time else None,
                     "resourceDeleted": r.resource_deleted_at is not None,
+                    "tries": f"kubectl airkube tries {r.name} -n {ns}",
                 }
                 for r in runs
             ],
@@ -543,9 +566,13 @@ def history(
             )
         )
     print_table(("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE"), rows)
+    click.echo(
+        f"\nEvery try of a run, with its times, pod, exit code and stored log: "
+        f"kubectl airkube tries RUN -n {ns} (then kubectl airkube logs RUN TASK --try N)"
+    )
 
 
-for command in (runs.get, runs.logs, runs.cancel, runs.clear):
+for command in (runs.get, runs.logs, runs.tries, runs.cancel, runs.clear):
     main.add_command(command)
 for command in dagfiles.COMMANDS:
     main.add_command(command)
