@@ -123,6 +123,11 @@ class LogCapture:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
+    def busy(self, uid: str | None) -> bool:
+        """Whether a capture of the run's logs is under way (its pods must stay)."""
+        state = self.runs.get(uid or "")
+        return state is not None and bool(state.running)
+
     def collectable(self, uid: str, pods: Iterable[ObservedPod]) -> tuple[list[str], bool]:
         """Of the pods pod GC wants to delete, those whose log capture settled; and whether
         some were held back (the run is woken when their capture settles)."""

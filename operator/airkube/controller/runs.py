@@ -634,8 +634,14 @@ class RunReconciler:
                 ended = None
             finished.append(FinishedRun(name, standing.state, ended or _EPOCH))
         for name in runs_past_history(limits, finished):
+            if self.logs is not None and self.logs.busy(self._uid_of((namespace, name))):
+                continue  # its pods go with it: once their logs are stored (a later pass)
             log.info("deleting DAGRun %s/%s: past the DAG's history limit", namespace, name)
             await self.kube.delete_resource(PLURAL, namespace, name)
+
+    def _uid_of(self, key: Key) -> str | None:
+        body = self.runs.get(key)
+        return None if body is None else (body.get("metadata") or {}).get("uid")
 
     async def _after_finish(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
         """Housekeeping once a run has ended (done once per process and run)."""

@@ -1,5 +1,7 @@
-"""Task logs: where each try's log went (task_logs), the logs the database log store
-keeps (log_contents, gzip), and when each try was queued (task_instances.queued_time).
+"""Task logs: task_logs, log_contents and task_instances.queued_time.
+
+task_logs: where each try's log went; log_contents: the logs the database log store
+keeps (gzip); task_instances.queued_time: when each try's pod was created.
 
 Revision ID: 0002
 Revises: 0001
