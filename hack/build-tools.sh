@@ -128,7 +128,7 @@ build_helm() {
 # posix backend on a temporary directory.
 build_versitygw() {
   have versitygw "$VERSITYGW_VERSION" && return 0
-  echo "build-tools: building versitygw $VERSITYGW_VERSION (cold: ~3 min on 2 cores)"
+  echo "build-tools: building versitygw $VERSITYGW_VERSION (cold: 5-10 min on 2 cores)"
   go_install versitygw "$VERSITYGW_VERSION" \
     "-s -w -X main.Version=$VERSITYGW_VERSION" \
     "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
@@ -142,7 +142,7 @@ build_versitygw() {
 # looks them up and fails.
 build_argo() {
   have workflow-controller "$ARGO_VERSION" && return 0
-  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: ~3 min on 2 cores)"
+  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: 5-10 min on 2 cores)"
   local m=github.com/argoproj/argo-workflows/v4
   local log="$LOG_DIR/workflow-controller-$ARGO_VERSION.log" tmp
   tmp="$(mktemp -d "$AIRKUBE_BIN/.build.XXXX")"

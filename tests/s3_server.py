@@ -73,6 +73,8 @@ def s3_server(workdir: Path, skip_reason: str) -> Iterator[S3Server]:
         pytest.skip(message)
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
+    meta = workdir / "meta"
+    meta.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     access, secret = "airkube-test", secrets.token_hex(16)
     log = (workdir / "versitygw.log").open("wb")
@@ -86,6 +88,10 @@ def s3_server(workdir: Path, skip_reason: str) -> Iterator[S3Server]:
             "--secret",
             secret,
             "posix",
+            # Object metadata (Content-Encoding…) in files of its own: no need for
+            # extended attributes on the test's filesystem.
+            "--sidecar",
+            str(meta),
             str(data),
         ],
         stdout=log,
