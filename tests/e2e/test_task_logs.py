@@ -206,3 +206,56 @@ def test_logs_outlive_their_pods_in_an_s3_bucket_capped_to_their_head_and_tail(
     assert "AIRKUBE_LOG_S3_BUCKET" in lost.stderr
     assert "Traceback" not in lost.stderr
     assert not [e for e in events_of(api, namespace, name) if e.reason == "LogNotStored"]
+
+
+def test_a_real_containers_log_outlives_its_pod_with_its_head_and_tail(
+    cluster: Cluster,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    crds: None,
+    real_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """On the real node: each try prints 2,000 lines of its own (about 30 KB) and the cap
+    is 4 KiB; once podGC has deleted the pods, each try's log shows its own first and
+    last lines and what was cut between."""
+    namespace = real_namespace
+    db_url = f"sqlite:///{tmp_path / 'airkube.db'}"
+    db = ["--db-url", db_url]
+    script = (
+        'i=0; while [ $i -lt 2000 ]; do echo "try $AIRKUBE_TRY line $i"; i=$((i+1)); done; '
+        '[ "$AIRKUBE_TRY" -ge 2 ]'
+    )
+    with others_stopped():
+        operator = OperatorProcess(cluster, db_url, tmp_path / "operator.log", ["--log-cap", "4Ki"])
+        operator.start()
+        try:
+            apply_dag(
+                custom,
+                namespace,
+                "loud",
+                tasks=[task("talk", command=["sh", "-c", script], retries=1, retryDelay="0s")],
+            )
+            created = json.loads(
+                airkube(cluster, namespace, "trigger", "loud", "-o", "json").stdout
+            )
+            name: str = created["metadata"]["name"]
+            run = watch_run(custom, namespace, name, finished, timeout=120)
+            assert state(run) == "Succeeded", run["status"]
+            pods_gone(core, namespace, name)
+        finally:
+            operator.stop()
+
+    for n in (1, 2):
+        shown = airkube(cluster, namespace, "logs", name, "talk", "--try", str(n), *db).stdout
+        assert shown.startswith(f"try {n} line 0\ntry {n} line 1\n"), shown[:200]
+        assert shown.endswith(f"try {n} line 1998\ntry {n} line 1999\n"), shown[-200:]
+        assert "bytes of this log were cut here" in shown
+        assert f"try {n} line 1000\n" not in shown
+        assert len(shown.encode()) < 4096 + 200
+    listed = json.loads(airkube(cluster, namespace, "tries", name, *db, "-o", "json").stdout)
+    assert [(t["try"], t["exitCode"], t["node"], t["logStored"]) for t in listed] == [
+        (1, 1, "real-node-0", True),
+        (2, 0, "real-node-0", True),
+    ]
+    assert all(t["log"]["cutBytes"] > 20000 for t in listed), listed

@@ -33,6 +33,7 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+from airkube.core.logs import LogState
 
 UNKNOWN = "Unknown"
 """What ``get`` shows for a task whose entry the run's status left out (too big)."""
@@ -466,7 +467,7 @@ class _LogReader:
                 f"{gone}, and the metadata database ({store.url}) has no log of it: it ended "
                 "before logs were captured, or the operator keeps none (--log-store none)"
             )
-        if record.state != "Stored":
+        if record.state != LogState.STORED:
             fail(f"{gone}, and its log was not stored ({record.state}): {record.error or ''}")
         try:
             recorded_run = store.get_run(self.namespace, self.run)
@@ -513,7 +514,7 @@ def tries_view(tries: list[Any], logs: list[Any]) -> list[dict[str, Any]]:
                 "reason": t.reason,
                 "message": t.message,
                 "output": t.output,
-                "logStored": captured is not None and captured.state == "Stored",
+                "logStored": captured is not None and captured.state == LogState.STORED,
                 "log": None
                 if captured is None
                 else {

@@ -31,7 +31,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from airkube.api.dagrun import TaskStatus
-from airkube.core.logs import LogCap, LogKey, logs_to_capture
+from airkube.core.logs import LogCap, LogKey, LogState, logs_to_capture
 from airkube.core.model.observed import ObservedPod
 from airkube.core.pods import CONTAINER_NAME
 from airkube.kube.apply import Kube, api_message
@@ -169,13 +169,13 @@ class LogCapture:
                     record = await self._store_once(key, pod, logkey)
                     break
                 except _NoLogError as e:
-                    record = self._record(pod, logkey, "Missing", error=str(e))
+                    record = self._record(pod, logkey, LogState.MISSING, error=str(e))
                     break
                 except (LogStoreError, StoreError, ApiException, OSError) as e:
                     error = api_message(e) if isinstance(e, ApiException) else str(e)
                     log.info("log of %s (try %d of its capture): %s", pod.name, attempt + 1, error)
         if record is None:
-            record = self._record(pod, logkey, "Failed", error=error)
+            record = self._record(pod, logkey, LogState.FAILED, error=error)
             self.failures += 1
             await self.post_warning(
                 run,
@@ -184,7 +184,7 @@ class LogCapture:
                 f"{error}",
                 f"log-{pod.task}-{pod.try_number}",
             )
-        elif record.state == "Stored":
+        elif record.state == LogState.STORED:
             self.stored += 1
         try:
             await self.db(
@@ -210,7 +210,7 @@ class LogCapture:
         else:
             await loop.run_in_executor(self.pool, self.logstore.put, logkey, data)
         return self._record(
-            pod, logkey, "Stored", store=self.logstore.name, size=len(data), cut=capped.cut
+            pod, logkey, LogState.STORED, store=self.logstore.name, size=len(data), cut=capped.cut
         )
 
     def _record(

@@ -11,9 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from airkube.api.dagrun import TaskStatus
 from airkube.core.model.observed import ObservedPod
+
+
+class LogState(StrEnum):
+    """How the capture of a try's log ended (what the metadata database records)."""
+
+    STORED = "Stored"
+    """In the log store."""
+    MISSING = "Missing"
+    """There was no log to read: the pod was gone, or its container never started."""
+    FAILED = "Failed"
+    """The capture gave up (its error is recorded; a Warning event said so)."""
+
 
 DEFAULT_LOG_CAP = 10 * 1024 * 1024
 """Bytes of one try's log kept by default (10 MiB)."""

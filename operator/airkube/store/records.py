@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airkube.core.logs import LogState
+
 from .states import RUN_STATE_RANK, RUN_TYPES, TASK_STATE_RANK
 
 NAMESPACE_MAX = 63
@@ -213,9 +215,8 @@ class StoredTaskTry:
     queued_time: datetime | None = None
 
 
-LOG_STATES = ("Stored", "Missing", "Failed")
-"""How a try's log capture ended: Stored (in the log store), Missing (no log to read:
-the pod was gone, or its container never started), Failed (the capture gave up)."""
+LOG_STATES = tuple(s.value for s in LogState)
+"""How a try's log capture ended (:class:`airkube.core.logs.LogState`)."""
 LOG_STORES = ("database", "s3")
 
 
