@@ -218,7 +218,8 @@ def test_a_real_containers_log_outlives_its_pod_with_its_head_and_tail(
 ) -> None:
     """On the real node: each try prints 2,000 lines of its own (about 30 KB) and the cap
     is 4 KiB; once podGC has deleted the pods, each try's log shows its own first and
-    last lines and what was cut between."""
+    last lines and what was cut between. `logs -f` follows a running try to its end, and
+    prints the same afterwards from the store."""
     namespace = real_namespace
     db_url = f"sqlite:///{tmp_path / 'airkube.db'}"
     db = ["--db-url", db_url]
@@ -234,12 +235,25 @@ def test_a_real_containers_log_outlives_its_pod_with_its_head_and_tail(
                 custom,
                 namespace,
                 "loud",
-                tasks=[task("talk", command=["sh", "-c", script], retries=1, retryDelay="0s")],
+                tasks=[
+                    task("talk", command=["sh", "-c", script], retries=1, retryDelay="0s"),
+                    task("slow", command=["sh", "-c", "echo start; sleep 3; echo end"]),
+                ],
             )
             created = json.loads(
                 airkube(cluster, namespace, "trigger", "loud", "-o", "json").stdout
             )
             name: str = created["metadata"]["name"]
+            watch_run(
+                custom,
+                namespace,
+                name,
+                lambda r: tasks(r).get("slow", {}).get("state") == "Running",
+                timeout=120,
+            )
+            # -f follows the live pod and ends by itself when the try ends.
+            followed = airkube(cluster, namespace, "logs", name, "slow", "-f", *db)
+            assert followed.stdout == "start\nend\n"
             run = watch_run(custom, namespace, name, finished, timeout=120)
             assert state(run) == "Succeeded", run["status"]
             pods_gone(core, namespace, name)
@@ -253,7 +267,11 @@ def test_a_real_containers_log_outlives_its_pod_with_its_head_and_tail(
         assert "bytes of this log were cut here" in shown
         assert f"try {n} line 1000\n" not in shown
         assert len(shown.encode()) < 4096 + 200
-    listed = json.loads(airkube(cluster, namespace, "tries", name, *db, "-o", "json").stdout)
+    # Within the cap, the stored log is what -f printed from the live pod.
+    assert airkube(cluster, namespace, "logs", name, "slow", *db).stdout == "start\nend\n"
+    listed = json.loads(
+        airkube(cluster, namespace, "tries", name, "talk", *db, "-o", "json").stdout
+    )
     assert [(t["try"], t["exitCode"], t["node"], t["logStored"]) for t in listed] == [
         (1, 1, "real-node-0", True),
         (2, 0, "real-node-0", True),
