@@ -119,8 +119,8 @@ def test_logs_outlive_their_pods_in_the_metadata_database(
     db = ["--db-url", db_url]
     with others_stopped():
         operator = OperatorProcess(cluster, db_url, tmp_path / "operator.log")
-        operator.start()
         try:
+            operator.start()  # inside: a start that times out still stops the process
             name = run_with_retried_task(cluster, core, custom, namespace, operator)
         finally:
             operator.stop()
@@ -179,8 +179,8 @@ def test_logs_outlive_their_pods_in_an_s3_bucket_capped_to_their_head_and_tail(
             tmp_path / "operator.log",
             ["--log-store", "s3", "--log-cap", str(cap), *where],
         )
-        operator.start()
         try:
+            operator.start()  # inside: a start that times out still stops the process
             name = run_with_retried_task(cluster, core, custom, namespace, operator)
         finally:
             operator.stop()
@@ -229,8 +229,8 @@ def test_a_real_containers_log_outlives_its_pod_with_its_head_and_tail(
     )
     with others_stopped():
         operator = OperatorProcess(cluster, db_url, tmp_path / "operator.log", ["--log-cap", "4Ki"])
-        operator.start()
         try:
+            operator.start()  # inside: a start that times out still stops the process
             apply_dag(
                 custom,
                 namespace,
