@@ -5,7 +5,7 @@
 # does no work. Each step logs to $AIRKUBE_CACHE/logs/; a failing step prints one
 # line saying what failed and what to do.
 #
-# Usage: hack/build-tools.sh [kubernetes|etcd|kwok|helm|argo ...]
+# Usage: hack/build-tools.sh [kubernetes|etcd|kwok|helm|versitygw|argo ...]
 #   (default: all but argo, Argo Workflows' controller, which only `make bench` needs)
 set -euo pipefail
 HACK="$(cd "$(dirname "$0")" && pwd)"
@@ -124,6 +124,16 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+# The S3-compatible server of the log-store tests (tests/s3_server.py), run with its
+# posix backend on a temporary directory.
+build_versitygw() {
+  have versitygw "$VERSITYGW_VERSION" && return 0
+  echo "build-tools: building versitygw $VERSITYGW_VERSION (cold: 5-10 min on 2 cores)"
+  go_install versitygw "$VERSITYGW_VERSION" \
+    "-s -w -X main.Version=$VERSITYGW_VERSION" \
+    "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+}
+
 # The benchmarks' baseline; a large build, so it runs niced (others share the machine).
 # The build tag keeps apimachinery >= v0.35's gogo ProtoMessage methods, which Argo
 # v4.1 needs. It builds inside Argo's own module (what `go install m@v` does) so that
@@ -132,7 +142,7 @@ build_helm() {
 # looks them up and fails.
 build_argo() {
   have workflow-controller "$ARGO_VERSION" && return 0
-  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: ~3 min on 2 cores)"
+  echo "build-tools: building Argo Workflows' workflow-controller $ARGO_VERSION (cold: 5-10 min on 2 cores)"
   local m=github.com/argoproj/argo-workflows/v4
   local log="$LOG_DIR/workflow-controller-$ARGO_VERSION.log" tmp
   tmp="$(mktemp -d "$AIRKUBE_BIN/.build.XXXX")"
@@ -149,14 +159,14 @@ build_argo() {
 
 rm -rf "$AIRKUBE_BIN"/.build.*   # leftovers of an interrupted build
 steps=("$@")
-((${#steps[@]})) || steps=(etcd kwok helm kubernetes)
+((${#steps[@]})) || steps=(etcd kwok helm versitygw kubernetes)
 for step in "${steps[@]}"; do
   case "$step" in
-    kubernetes|etcd|kwok|helm|argo)
+    kubernetes|etcd|kwok|helm|versitygw|argo)
       t0=$SECONDS
       "build_$step"
       ((SECONDS - t0 < 2)) || echo "build-tools: $step built in $((SECONDS - t0))s"
       ;;
-    *) die "unknown tool '$step': choose from kubernetes, etcd, kwok, helm, argo" ;;
+    *) die "unknown tool '$step': choose from kubernetes, etcd, kwok, helm, versitygw, argo" ;;
   esac
 done

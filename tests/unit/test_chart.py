@@ -538,3 +538,37 @@ def test_chart_crds_are_identical_copies_of_the_generated_ones() -> None:
     assert not missing, f"chart lacks CRDs of crds/ {missing}: run `make crds`"
     assert not extra, f"chart ships CRDs crds/ does not have {extra}: run `make crds`"
     assert not stale, f"chart CRDs differ from crds/ ({', '.join(stale)}): run `make crds`"
+
+
+def test_task_logs_go_to_the_database_by_default_and_to_s3_with_a_secret(helm: str) -> None:
+    default = env(render(helm))
+    assert default["AIRKUBE_LOG_STORE"]["value"] == "database"
+    assert default["AIRKUBE_LOG_CAP"]["value"] == "10Mi"
+    assert "AIRKUBE_LOG_S3_BUCKET" not in default
+    s3 = env(
+        render(
+            helm,
+            {
+                "taskLogs": {
+                    "store": "s3",
+                    "cap": "1Mi",
+                    "s3": {
+                        "bucket": "logs",
+                        "prefix": "airkube/",
+                        "endpoint": "http://minio.storage:9000",
+                        "existingSecret": "s3-creds",
+                    },
+                }
+            },
+        )
+    )
+    assert s3["AIRKUBE_LOG_STORE"]["value"] == "s3"
+    assert s3["AIRKUBE_LOG_CAP"]["value"] == "1Mi"
+    assert s3["AIRKUBE_LOG_S3_BUCKET"]["value"] == "logs"
+    assert s3["AIRKUBE_LOG_S3_PREFIX"]["value"] == "airkube/"
+    assert s3["AIRKUBE_LOG_S3_ENDPOINT"]["value"] == "http://minio.storage:9000"
+    assert s3["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "s3-creds", "key": "AWS_SECRET_ACCESS_KEY"}
+    }
+    assert "taskLogs.s3.bucket is required" in refused(helm, {"taskLogs": {"store": "s3"}})
+    assert "store" in refused(helm, {"taskLogs": {"store": "ftp"}})

@@ -27,6 +27,7 @@ from airkube.cli.common import (
     read_dag,
     split_param,
 )
+from airkube.cli.logstore_options import log_store_options, log_store_settings
 from airkube.cli.output import emit, output_option, print_table, state_text
 from airkube.kube.client import KubeConfigError, KubeTarget
 
@@ -124,6 +125,7 @@ def version() -> None:
     metavar="SECONDS",
     help="Delay before a webhook's second try, doubled before each next one (at most 60s).",
 )
+@log_store_options
 def run(
     kubeconfig: str | None,
     context: str | None,
@@ -137,6 +139,13 @@ def run(
     peering_lifetime: int,
     callback_attempts: int,
     callback_backoff: float,
+    log_store: str,
+    log_cap: int,
+    log_capture_concurrency: int,
+    log_s3_bucket: str | None,
+    log_s3_prefix: str,
+    log_s3_endpoint: str | None,
+    log_s3_region: str | None,
 ) -> None:
     """Run the operator: reconcile DAGs and DAGRuns until stopped."""
     import re
@@ -169,6 +178,18 @@ def run(
                 "operator without --peering"
             )
 
+    logs = log_store_settings(
+        log_store,
+        log_cap,
+        log_capture_concurrency,
+        log_s3_bucket,
+        log_s3_prefix,
+        log_s3_endpoint,
+        log_s3_region,
+    )
+    if logs.kind == "s3" and logs.s3 is None:
+        fail("--log-store s3 needs a bucket: --log-s3-bucket (or AIRKUBE_LOG_S3_BUCKET)")
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
@@ -187,6 +208,7 @@ def run(
         peering_lifetime=peering_lifetime,
         callback_attempts=callback_attempts,
         callback_backoff=callback_backoff,
+        log_store=logs,
     )
     try:
         store = Store.from_url(db_url)
@@ -538,6 +560,7 @@ def history(
                     "startTime": r.start_time.isoformat() if r.start_time else None,
                     "endTime": r.end_time.isoformat() if r.end_time else None,
                     "resourceDeleted": r.resource_deleted_at is not None,
+                    "tries": f"kubectl airkube tries {r.name} -n {ns}",
                 }
                 for r in runs
             ],
@@ -564,9 +587,13 @@ def history(
             )
         )
     print_table(("RUN", "TYPE", "LOGICAL DATE", "STATE", "STARTED", "DURATION", "RESOURCE"), rows)
+    click.echo(
+        f"\nEvery try of a run, with its times, pod, exit code and stored log: "
+        f"kubectl airkube tries RUN -n {ns} (then kubectl airkube logs RUN TASK --try N)"
+    )
 
 
-for command in (runs.get, runs.logs, runs.cancel, runs.clear, runs.mark):
+for command in (runs.get, runs.logs, runs.tries, runs.cancel, runs.clear, runs.mark):
     main.add_command(command)
 for command in dagfiles.COMMANDS:
     main.add_command(command)

@@ -1,5 +1,7 @@
-"""Commands on one DAGRun: ``get`` (the run as a tree of tasks), ``logs``, ``cancel``,
-``clear`` (Airflow's clear) and ``mark`` (Airflow's mark success / mark failed)."""
+"""Commands on one DAGRun: ``get`` (the run as a tree of tasks), ``logs`` (from the pod
+while it exists, the log store afterwards), ``tries`` (every try, from the metadata
+database), ``cancel``, ``clear`` (Airflow's clear) and ``mark`` (Airflow's mark success /
+mark failed)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from airkube.cli.common import (
     context_option,
     current_namespace,
     custom_api,
+    db_option,
     fail,
     kubeconfig_option,
     namespace_option,
     read_object,
 )
+from airkube.cli.logstore_options import s3_options, s3_settings
 from airkube.cli.output import (
     emit,
     output_option,
@@ -31,6 +35,7 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+from airkube.core.logs import LogState
 
 UNKNOWN = "Unknown"
 """What ``get`` shows for a task whose entry the run's status left out (too big)."""
@@ -264,8 +269,15 @@ def _one_line(text: str, limit: int = 120) -> str:
 @click.argument("run")
 @click.argument("task")
 @click.option("--try", "try_number", type=click.IntRange(1), help="The try (default: the latest).")
-@click.option("--follow", "-f", is_flag=True, help="Stream the log while the task runs.")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Stream the log while the try runs; ends when it ends."
+)
+@click.option(
+    "--all-tries", is_flag=True, help="Every try's log, oldest first, each under a header line."
+)
 @namespace_option
+@db_option
+@s3_options
 @kubeconfig_option
 @context_option
 def logs(
@@ -273,67 +285,335 @@ def logs(
     task: str,
     try_number: int | None,
     follow: bool,
+    all_tries: bool,
     namespace: str | None,
+    db_url: str,
+    log_s3_bucket: str | None,
+    log_s3_prefix: str,
+    log_s3_endpoint: str | None,
+    log_s3_region: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
-    """Print the log of TASK in RUN (the pod of its latest try, or of --try N)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    """Print the log of TASK in RUN (its latest try, or --try N, or --all-tries).
 
-    from airkube.core.pods import CONTAINER_NAME, LABEL_RUN, LABEL_TASK, LABEL_TRY, label_value
-    from airkube.kube.apply import api_message
+    While the try's pod exists its log is read from the pod; afterwards from the log store
+    the operator captured it into when the try ended (the metadata database, --db-url, or
+    an S3-compatible bucket, --log-s3-*): the same text either way.
+    """
+    from kubernetes import client
 
     ns = namespace or current_namespace(kubeconfig, context)
     api_client = api(kubeconfig, context)
     custom = client.CustomObjectsApi(api_client)
     core: Any = client.CoreV1Api(api_client)
-    body = read_run(custom, ns, run)
-    status = body.get("status") or {}
-    entry = (status.get("tasks") or {}).get(task)
-    if entry is None and not status.get("tasksOmitted"):
-        known = ", ".join(sorted(status.get("tasks") or {})) or "none yet"
-        fail(f"run {run} has no task {task} (its tasks: {known})")
-    latest = int((entry or {}).get("tryNumber") or 0)
-    wanted = try_number or latest
-    if wanted == 0:
-        state = (entry or {}).get("state", TaskState.NONE.value)
-        fail(f"task {task} of run {run} has not started a try yet (state {state})")
-    selector = ",".join(
-        (
-            f"{LABEL_RUN}={label_value(run)}",
-            f"{LABEL_TASK}={label_value(task)}",
-            f"{LABEL_TRY}={wanted}",
-        )
+    reader = _LogReader(
+        ns,
+        run,
+        task,
+        db_url,
+        s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
     )
-    uid = body["metadata"]["uid"]
-    pods = [
-        p
-        for p in core.list_namespaced_pod(ns, label_selector=selector).items
-        if any(o.uid == uid for o in (p.metadata.owner_references or []))
-    ]
-    if not pods:
-        recorded = ""
-        if entry is not None and wanted == latest:
-            recorded = entry.get("message") or entry.get("output") or ""
-        fail(
-            f"the pod of task {task} try {wanted} of run {run} no longer exists (the DAG's "
-            "podGC deletes pods of finished runs; podGC: Never keeps them)"
-            + (f"; what the try recorded: {_one_line(recorded)}" if recorded else "")
-        )
-    pod = str(pods[0].metadata.name)
+    body = _read_run_or_none(custom, ns, run)
+    latest = reader.latest_try(body)
+    wanted = list(range(1, latest + 1)) if all_tries else [try_number or latest]
+    for n in wanted:
+        if all_tries:
+            click.echo(f"==> {task} try {n} <==")
+        reader.print_try(core, body, n, follow=follow and n == wanted[-1])
+
+
+def _read_run_or_none(custom: Any, namespace: str, name: str) -> dict[str, Any] | None:
+    """The DAGRun, or None when it is gone (its history is in the metadata database)."""
+    from kubernetes.client.exceptions import ApiException
+
+    from airkube.api import GROUP, VERSION
+    from airkube.kube.apply import api_message
+
     try:
-        if not follow:
-            text = core.read_namespaced_pod_log(pod, ns, container=CONTAINER_NAME)
-            click.echo(text, nl=not text.endswith("\n"))
-            return
-        stream: Any = core.read_namespaced_pod_log(
-            pod, ns, container=CONTAINER_NAME, follow=True, _preload_content=False
+        body: dict[str, Any] = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dagruns", name
         )
-        for chunk in stream.stream():
-            click.echo(chunk.decode(errors="replace"), nl=False)
     except ApiException as e:
-        fail(f"reading the log of pod {pod} (task {task} try {wanted}): {api_message(e)}")
+        if e.status == 404:
+            return None
+        fail(f"reading dagrun {name}: {api_message(e)}")
+    return body
+
+
+class _LogReader:
+    """A task's logs: from its pods while they exist, else from the log store."""
+
+    def __init__(self, namespace: str, run: str, task: str, db_url: str, s3: Any) -> None:
+        self.namespace, self.run, self.task = namespace, run, task
+        self.db_url = db_url
+        self.s3 = s3
+        self._store: Any = None
+        self._store_error: str | None = None
+
+    def store(self) -> Any:
+        """The metadata database (None, with the reason kept, when it cannot be opened)."""
+        from airkube.store.errors import StoreError
+        from airkube.store.repository import Store
+
+        if self._store is None and self._store_error is None:
+            try:
+                self._store = Store.from_url(self.db_url, migrate=False)
+            except StoreError as e:
+                self._store_error = str(e)
+        return self._store
+
+    def latest_try(self, body: dict[str, Any] | None) -> int:
+        run, task = self.run, self.task
+        if body is not None:
+            status = body.get("status") or {}
+            entry = (status.get("tasks") or {}).get(task)
+            if entry is None and not status.get("tasksOmitted"):
+                known = ", ".join(sorted(status.get("tasks") or {})) or "none yet"
+                fail(f"run {run} has no task {task} (its tasks: {known})")
+            if entry is not None:
+                latest = int(entry.get("tryNumber") or 0)
+                if latest == 0:
+                    state = entry.get("state", TaskState.NONE.value)
+                    fail(f"task {task} of run {run} has not started a try yet (state {state})")
+                return latest
+        tries = self._recorded_tries()
+        if not tries:
+            where = "" if body is not None else f"DAGRun {run} no longer exists and "
+            fail(
+                f"{where}the metadata database has no try of task {task} of run {run} "
+                f"in namespace {self.namespace}"
+                + (f" ({self._store_error})" if self._store_error else "")
+            )
+        return max(tries)
+
+    def _recorded_tries(self) -> list[int]:
+        store = self.store()
+        if store is None:
+            return []
+        from airkube.store.errors import StoreError
+
+        try:
+            rows = store.task_tries(self.namespace, self.run)
+        except StoreError as e:
+            fail(str(e))
+        return [r.try_number for r in rows if r.task_name == self.task and r.try_number > 0]
+
+    def print_try(self, core: Any, body: dict[str, Any] | None, n: int, *, follow: bool) -> None:
+        pod = self._live_pod(core, body, n) if body is not None else None
+        if pod is not None:
+            self._print_pod(core, pod, n, follow=follow)
+            return
+        self._print_stored(n)
+
+    def _live_pod(self, core: Any, body: dict[str, Any], n: int) -> str | None:
+        from airkube.core.pods import LABEL_RUN, LABEL_TASK, LABEL_TRY, label_value
+
+        selector = ",".join(
+            (
+                f"{LABEL_RUN}={label_value(self.run)}",
+                f"{LABEL_TASK}={label_value(self.task)}",
+                f"{LABEL_TRY}={n}",
+            )
+        )
+        uid = body["metadata"]["uid"]
+        for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items:
+            if any(o.uid == uid for o in (p.metadata.owner_references or [])):
+                return str(p.metadata.name)
+        return None
+
+    def _print_pod(self, core: Any, pod: str, n: int, *, follow: bool) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        from airkube.core.pods import CONTAINER_NAME
+        from airkube.kube.apply import api_message
+
+        try:
+            if not follow:
+                text = core.read_namespaced_pod_log(pod, self.namespace, container=CONTAINER_NAME)
+                _echo_log(text)
+                return
+            stream: Any = core.read_namespaced_pod_log(
+                pod, self.namespace, container=CONTAINER_NAME, follow=True, _preload_content=False
+            )
+            for chunk in stream.stream():
+                click.echo(chunk.decode(errors="replace"), nl=False)
+        except ApiException as e:
+            if e.status == 404:  # deleted meanwhile: its log is in the store by now
+                self._print_stored(n)
+                return
+            fail(f"reading the log of pod {pod} (task {self.task} try {n}): {api_message(e)}")
+
+    def _print_stored(self, n: int) -> None:
+        from airkube.core.logs import LogKey
+        from airkube.logstore import LogStoreError, LogStoreSettings, store_for
+        from airkube.store.errors import StoreError
+
+        gone = f"the pod of task {self.task} try {n} of run {self.run} no longer exists"
+        store = self.store()
+        if store is None:
+            fail(f"{gone}, and its stored log cannot be read: {self._store_error}")
+        try:
+            record = next(
+                (
+                    x
+                    for x in store.task_logs(self.namespace, self.run)
+                    if x.task_name == self.task and x.try_number == n
+                ),
+                None,
+            )
+        except StoreError as e:
+            fail(f"{gone}, and its stored log cannot be read: {e}")
+        if record is None:
+            fail(
+                f"{gone}, and the metadata database ({store.url}) has no log of it: it ended "
+                "before logs were captured, or the operator keeps none (--log-store none)"
+            )
+        if record.state != LogState.STORED:
+            fail(f"{gone}, and its log was not stored ({record.state}): {record.error or ''}")
+        try:
+            recorded_run = store.get_run(self.namespace, self.run)
+            dag = recorded_run.dag_name if recorded_run is not None else "-"
+            logstore = store_for(record.store, LogStoreSettings(s3=self.s3), store)
+            data = logstore.get(LogKey(self.namespace, dag, self.run, self.task, n))
+        except (LogStoreError, StoreError, ValueError) as e:
+            fail(f"{gone}; reading its stored log: {e}")
+        if data is None:
+            fail(f"{gone}, and its stored log is missing from {record.key}")
+        _echo_log(data.decode(errors="replace"))
+
+
+def _echo_log(text: str) -> None:
+    if text:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+# Tries -----------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def tries_view(tries: list[Any], logs: list[Any]) -> list[dict[str, Any]]:
+    """Every try as plain data (what ``tries -o json|yaml`` prints): the try's row and how
+    its log capture ended."""
+    by_try = {(x.task_name, x.try_number): x for x in logs}
+    rows = []
+    for t in tries:
+        captured = by_try.get((t.task_name, t.try_number))
+        rows.append(
+            {
+                "task": t.task_name,
+                "try": t.try_number,
+                "state": t.state,
+                "queued": _iso(t.queued_time),
+                "started": _iso(t.start_time),
+                "ended": _iso(t.end_time),
+                "pod": t.pod_name,
+                "node": captured.node_name if captured else None,
+                "exitCode": t.exit_code,
+                "reason": t.reason,
+                "message": t.message,
+                "output": t.output,
+                "logStored": captured is not None and captured.state == LogState.STORED,
+                "log": None
+                if captured is None
+                else {
+                    "state": captured.state,
+                    "store": captured.store,
+                    "key": captured.key,
+                    "bytes": captured.size,
+                    "cutBytes": captured.cut_bytes,
+                    "error": captured.error,
+                },
+            }
+        )
+    return rows
+
+
+@click.command("tries")
+@click.argument("run")
+@click.argument("task", required=False)
+@namespace_option
+@output_option
+@db_option
+@kubeconfig_option
+@context_option
+def tries(
+    run: str,
+    task: str | None,
+    namespace: str | None,
+    output: str | None,
+    db_url: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """List every try of RUN's tasks (or of TASK) from the metadata database: when it was
+    queued, started and ended, its pod and node, exit code, reason, message, output, and
+    whether its log is stored (kubectl airkube logs RUN TASK --try N prints it)."""
+    from airkube.store.errors import StoreError
+    from airkube.store.repository import Store
+
+    ns = namespace or current_namespace(kubeconfig, context)
+    try:
+        with Store.from_url(db_url, migrate=False) as store:
+            recorded = store.get_run(ns, run)
+            if recorded is None:
+                fail(f"run {run} is not in the metadata database {store.url} (namespace {ns})")
+            rows = store.task_tries(ns, run, uid=recorded.uid)
+            captured = store.task_logs(ns, run, uid=recorded.uid)
+    except StoreError as e:
+        fail(str(e))
+    if task is not None:
+        rows = [r for r in rows if r.task_name == task]
+        if not rows:
+            fail(f"the metadata database has no try of task {task} in run {run}")
+    view = [r for r in tries_view(rows, captured) if r["try"] > 0 or r["state"]]
+    if output:
+        emit(view, output)
+        return
+    table = []
+    for r in view:
+        log = r["log"]
+        stored = "yes" if r["logStored"] else ("no" if log is None else f"no ({log['state']})")
+        table.append(
+            (
+                r["task"],
+                str(r["try"] or ""),
+                state_text(r["state"]),
+                _short_time(r["queued"]),
+                _short_time(r["started"]),
+                _short_time(r["ended"]),
+                r["pod"] or "",
+                r["node"] or "",
+                "" if r["exitCode"] is None else str(r["exitCode"]),
+                r["reason"] or "",
+                stored,
+                _one_line(r["message"] or r["output"] or "", 60),
+            )
+        )
+    print_table(
+        (
+            "TASK",
+            "TRY",
+            "STATE",
+            "QUEUED",
+            "STARTED",
+            "ENDED",
+            "POD",
+            "NODE",
+            "EXIT",
+            "REASON",
+            "LOG",
+            "MESSAGE / OUTPUT",
+        ),
+        table,
+    )
+
+
+def _short_time(iso: str | None) -> str:
+    return "" if iso is None else iso.replace("T", " ").removesuffix("Z")[:19]
 
 
 # Cancel and clear ------------------------------------------------------------------------

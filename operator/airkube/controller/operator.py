@@ -36,6 +36,7 @@ from airkube.core.peering import peering_priority
 from airkube.core.pods import LABEL_MANAGED_BY, MANAGED_BY
 from airkube.kube.apply import Kube
 from airkube.kube.client import load_configuration
+from airkube.logstore import open_log_store
 from airkube.store.repository import Store
 
 from . import metrics
@@ -44,6 +45,7 @@ from .clock import Clock, utc_now
 from .dags import DagReconciler
 from .health import Health
 from .informer import Informer, Key, dag_of_run
+from .logs import LogCapture
 from .loop_watch import LoopWatch
 from .peering import DemotedError, Peering, StandbyWriteError, guard_writes, replica_identity
 from .podmap import observe_pod, owner_uid, run_key
@@ -147,6 +149,22 @@ class Operator:
         self.dags = Informer()
         self.runs = Informer(group_of=dag_of_run)
         self.pod_index: kopf.Index[PodKey, ObservedPod] | None = None
+        logstore = open_log_store(settings.log_store, store)
+        self.logs = (
+            None
+            if logstore is None
+            else LogCapture(
+                kube=self.kube,
+                store=store,
+                logstore=logstore,
+                db=self._db,
+                wake_after=self.queue.add_after,
+                post_warning=self._post_warning,
+                clock=clock,
+                cap=settings.log_store.cap,
+                concurrency=settings.log_store.concurrency,
+            )
+        )
         self.reconciler = RunReconciler(
             kube=self.kube,
             store=store,
@@ -164,6 +182,7 @@ class Operator:
                 ),
                 clock=clock,
             ),
+            logs=self.logs,
         )
         self.scheduler = Scheduler(
             kube=self.schedule_kube,
@@ -201,6 +220,11 @@ class Operator:
         if not self.may_write():
             raise StandbyWriteError(f"{getattr(fn, '__name__', fn)}: this replica is not active")
         return await asyncio.get_running_loop().run_in_executor(self.db_pool, partial(fn, *args))
+
+    async def _post_warning(self, run: Any, reason: str, note: str, key: str) -> None:
+        await self.kube.post_event(
+            run, type_="Warning", reason=reason, note=note, now=self.clock(), key=key
+        )
 
     def _pods_of(self, key: Key, uid: str) -> Iterable[ObservedPod]:
         if self.pod_index is None:
@@ -426,6 +450,8 @@ class Operator:
             await self.health.stop()
             await self.reconciler.alerts.close()
             log.info("%s", self.loop_watch.summary())
+            if self.logs is not None:
+                self.logs.close()
             self.db_pool.shutdown(wait=True)
             self.kube.close()
             self.schedule_kube.close()

@@ -69,6 +69,7 @@ from . import metrics
 from .alerts import Alerts
 from .clock import Clock, utc_now
 from .informer import Informer, Key
+from .logs import LogCapture
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class RunReconciler:
         clock: Clock = utc_now,
         options: PlannerOptions | None = None,
         alerts: Alerts | None = None,
+        logs: LogCapture | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -131,6 +133,8 @@ class RunReconciler:
         self.clock = clock
         self.options = options or PlannerOptions()
         self.alerts = alerts or Alerts(kube, clock=clock)
+        self.logs = logs
+        """Captures the logs of ended tries before pod GC (None: logs are not kept)."""
         self.memory: dict[Key, RunMemory] = {}
         self.start_locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[tuple[str, str, str], DAGSpec] = {}
@@ -157,6 +161,8 @@ class RunReconciler:
         """The DAGRun was deleted (a watch event): its next pass records it."""
         self.forget(key)
         self.gone_runs[key] = uid
+        if self.logs is not None:
+            self.logs.forget(uid)
 
     async def reconcile(self, key: Key) -> None:
         await self._reconcile(key)
@@ -609,16 +615,28 @@ class RunReconciler:
             await self.kube.delete_pods(key[0], [d.name for d in result.deletes])
         await self.kube.post_event(body, type_="Warning", reason=reason, note=message, now=now)
 
-    async def _gc_pods(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
-        """Delete the pods the DAG's podGC strategy no longer wants (core's retention)."""
+    async def _gc_pods(self, key: Key, resource: DAGRun, mem: RunMemory) -> bool:
+        """Delete the pods the DAG's podGC strategy no longer wants (core's retention),
+        once their logs are captured; True when some wait for theirs (the capture wakes
+        the run when it settles)."""
+        pods = list(self.pods_of(key, mem.uid))
+        tasks = mem.status.tasks or {}
+        if self.logs is not None:
+            await self.logs.track(
+                key, _ref(resource), resource.spec.dag_ref.name, mem.uid, pods, tasks
+            )
         version = mem.status.dag_version or ""
         spec = self.specs.get((key[0], resource.spec.dag_ref.name, version))
         if spec is None:
-            return
-        pods = list(self.pods_of(key, mem.uid))
-        doomed = pods_to_collect(spec, mem.status.state, mem.status.tasks or {}, pods)
+            return False
+        doomed = pods_to_collect(spec, mem.status.state, tasks, pods)
+        held = False
+        if doomed and self.logs is not None:
+            by_name = {p.name: p for p in pods}
+            doomed, held = self.logs.collectable(mem.uid, [by_name[n] for n in doomed])
         if doomed:
             await self.kube.delete_pods(key[0], doomed)
+        return held
 
     async def _enforce_history(self, namespace: str, dag_name: str) -> None:
         """Delete the oldest finished DAGRuns of the DAG past its history limits."""
@@ -635,14 +653,20 @@ class RunReconciler:
                 ended = None
             finished.append(FinishedRun(name, standing.state, ended or _EPOCH))
         for name in runs_past_history(limits, finished):
+            if self.logs is not None and self.logs.busy(self._uid_of((namespace, name))):
+                continue  # its pods go with it: once their logs are stored (a later pass)
             log.info("deleting DAGRun %s/%s: past the DAG's history limit", namespace, name)
             await self.kube.delete_resource(PLURAL, namespace, name)
+
+    def _uid_of(self, key: Key) -> str | None:
+        body = self.runs.get(key)
+        return None if body is None else (body.get("metadata") or {}).get("uid")
 
     async def _after_finish(self, key: Key, resource: DAGRun, mem: RunMemory) -> None:
         """Housekeeping once a run has ended (done once per process and run)."""
         if mem.finished_handled:
             return
-        await self._gc_pods(key, resource, mem)
+        held = await self._gc_pods(key, resource, mem)
         await self._enforce_history(key[0], resource.spec.dag_ref.name)
         now = self.clock()
         if not mem.db_synced and not await self._record(key, resource, mem, (), now):
@@ -653,7 +677,8 @@ class RunReconciler:
             raw = {k: v for k, v in mem.written.items() if k != "endedTries"}
             if not await self._write(key, mem, status, raw):
                 return
-        mem.finished_handled = True
+        # Pods waiting for their logs are collected when the capture wakes the run.
+        mem.finished_handled = not held
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         result: T = await self.db(fn, *args)
@@ -686,6 +711,7 @@ def _try_record(name: str, status: TaskStatus) -> TaskTryRecord | None:
         message=status.message,
         reason=status.reason,
         by_hand=status.reason in _BY_HAND,
+        queued_time=status.queued_time,
     )
 
 

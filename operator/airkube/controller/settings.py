@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from airkube.core.status import DEFAULT_STATUS_BUDGET
 from airkube.kube.client import KubeTarget
+from airkube.logstore import LogStoreSettings
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,6 @@ class OperatorSettings:
     """Seconds a replica's keep-alive counts: a replica that stops without saying so (killed,
     node lost) is taken over from this long after its last one. kopf sends keep-alives 5-10 s
     before they lapse (every second below 7 s)."""
+    log_store: LogStoreSettings = field(default_factory=LogStoreSettings)
+    """Where the logs of ended tries are kept (the metadata database by default), the cap
+    per try, and how many captures run at once."""

@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -38,6 +40,8 @@ NAMING_CONVENTION = {
 }
 STATE_MAX = 32
 RUN_TYPE_MAX = 16
+STORE_MAX = 16
+LOG_KEY_MAX = 1024
 
 
 class Base(DeclarativeBase):
@@ -125,6 +129,7 @@ class TaskInstance(Base):
     try_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(STATE_MAX))
     pod_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    queued_time: Mapped[datetime | None]
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
     exit_code: Mapped[int | None] = mapped_column(Integer)
@@ -133,3 +138,38 @@ class TaskInstance(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TaskLog(Base):
+    """Where the log of one try of one task went, captured when the try ended (before
+    pod GC): stored (in which log store, under which key), or why not."""
+
+    __tablename__ = "task_logs"
+
+    run_id: Mapped[int] = mapped_column(
+        BigID, ForeignKey("dag_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_name: Mapped[str] = mapped_column(String(NAME_MAX), primary_key=True)
+    try_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(STATE_MAX))
+    store: Mapped[str | None] = mapped_column(String(STORE_MAX))
+    key: Mapped[str | None] = mapped_column(Text)
+    pod_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    node_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    cut_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LogContent(Base):
+    """A log kept by the database log store: gzip-compressed, by its key
+    (``namespace/dag/run/task/try``)."""
+
+    __tablename__ = "log_contents"
+
+    key: Mapped[str] = mapped_column(String(LOG_KEY_MAX), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]

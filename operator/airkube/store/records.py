@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airkube.core.logs import LogState
+
 from .states import RUN_STATE_RANK, RUN_TYPES, TASK_STATE_RANK
 
 NAMESPACE_MAX = 63
@@ -129,10 +131,12 @@ class TaskTryRecord:
     by_hand: bool = False
     """Its state was set by hand (a mark request): it replaces the state the row has, a
     terminal one included (see :mod:`airkube.store.states`)."""
+    queued_time: datetime | None = None
 
     def __post_init__(self) -> None:
         check_name("task name", self.task_name)
         _check_count("try_number", self.try_number)
+        check_time("queued_time", self.queued_time)
         if self.state not in TASK_STATE_RANK:
             raise ValueError(
                 f"task state must be one of {', '.join(TASK_STATE_RANK)}, got {self.state!r}"
@@ -212,5 +216,64 @@ class StoredTaskTry:
     output: str | None
     message: str | None
     reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    queued_time: datetime | None = None
+
+
+LOG_STATES = tuple(s.value for s in LogState)
+"""How a try's log capture ended (:class:`airkube.core.logs.LogState`)."""
+LOG_STORES = ("database", "s3")
+
+
+@dataclass(frozen=True)
+class TaskLogRecord:
+    """Where the log of one try went, or why it was not stored."""
+
+    task_name: str
+    try_number: int
+    state: str
+    store: str | None = None
+    key: str | None = None
+    pod_name: str | None = None
+    node_name: str | None = None
+    size: int | None = None
+    """Bytes kept (uncompressed, after the cap)."""
+    cut_bytes: int | None = None
+    """Bytes the cap left out."""
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        check_name("task name", self.task_name)
+        if self.try_number < 1:
+            raise ValueError(f"try_number must be 1 or more, got {self.try_number!r}")
+        if self.state not in LOG_STATES:
+            raise ValueError(
+                f"log state must be one of {', '.join(LOG_STATES)}, got {self.state!r}"
+            )
+        if self.store is not None and self.store not in LOG_STORES:
+            raise ValueError(
+                f"log store must be one of {', '.join(LOG_STORES)}, got {self.store!r}"
+            )
+        for what in ("pod_name", "node_name"):
+            value = getattr(self, what)
+            if value is not None:
+                check_name(what.replace("_", " "), value)
+
+
+@dataclass(frozen=True)
+class StoredTaskLog:
+    """A try's log as recorded."""
+
+    task_name: str
+    try_number: int
+    state: str
+    store: str | None
+    key: str | None
+    pod_name: str | None
+    node_name: str | None
+    size: int | None
+    cut_bytes: int | None
+    error: str | None
     created_at: datetime
     updated_at: datetime

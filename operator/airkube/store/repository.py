@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .engine import create_store_engine, masked, writing
 from .errors import StoreError, StoreFileLostError, StoreUnavailableError, one_line
 from .migrate import current_revision, head_revision, upgrade
-from .models import Dag, DagRun, DagVersion, TaskInstance
+from .models import LOG_KEY_MAX, Dag, DagRun, DagVersion, LogContent, TaskInstance, TaskLog
 from .records import (
     HASH_MAX,
     NAMESPACE_MAX,
@@ -62,7 +62,9 @@ from .records import (
     StoredDag,
     StoredDagVersion,
     StoredRun,
+    StoredTaskLog,
     StoredTaskTry,
+    TaskLogRecord,
     TaskTryRecord,
     check_json,
     check_name,
@@ -75,6 +77,8 @@ DAGS: Table = Dag.__table__  # type: ignore[assignment]
 DAG_VERSIONS: Table = DagVersion.__table__  # type: ignore[assignment]
 DAG_RUNS: Table = DagRun.__table__  # type: ignore[assignment]
 TASK_INSTANCES: Table = TaskInstance.__table__  # type: ignore[assignment]
+TASK_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
+LOG_CONTENTS: Table = LogContent.__table__  # type: ignore[assignment]
 # How long flushing a lost file's WAL waits for a reader of ours (it is tried again later).
 FLUSH_TIMEOUT_S: Final = 1.0
 
@@ -401,6 +405,98 @@ class Store:
         with self._errors(f"reading task tries of run {namespace}/{run}"), self._read() as s:
             return [_stored_try(row) for row in s.scalars(stmt)]
 
+    # Task logs ----------------------------------------------------------------------
+
+    def record_task_log(
+        self,
+        namespace: str,
+        run: str,
+        log: TaskLogRecord,
+        *,
+        run_uid: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record how the capture of a try's log ended (a later record replaces it).
+
+        Raises :class:`StoreError` if the run was never recorded."""
+        now = _now(now)
+        values = {
+            "task_name": log.task_name,
+            "try_number": log.try_number,
+            "state": log.state,
+            "store": log.store,
+            "key": log.key,
+            "pod_name": log.pod_name,
+            "node_name": log.node_name,
+            "size": log.size,
+            "cut_bytes": log.cut_bytes,
+            "error": _clean_text(log.error),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with (
+            self._errors(f"recording the log of {namespace}/{run} {log.task_name}"),
+            self._write.begin() as s,
+        ):
+            run_id = self._run_id(s, namespace, run, run_uid)
+            if run_id is None:
+                raise StoreError(f"run {namespace}/{run} is not in the metadata database")
+            insert = self._insert(TASK_LOGS).values(run_id=run_id, **values)
+            new = insert.excluded
+            s.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[
+                        TASK_LOGS.c.run_id,
+                        TASK_LOGS.c.task_name,
+                        TASK_LOGS.c.try_number,
+                    ],
+                    set_={
+                        name: new[name]
+                        for name in values
+                        if name not in ("task_name", "try_number", "created_at")
+                    },
+                )
+            )
+
+    def task_logs(self, namespace: str, run: str, *, uid: str | None = None) -> list[StoredTaskLog]:
+        """How the capture of each try's log of the run ended, by task then try."""
+        newest = _run_query(namespace, run, uid).with_only_columns(DagRun.id).scalar_subquery()
+        stmt = (
+            select(TaskLog)
+            .where(TaskLog.run_id == newest)
+            .order_by(TaskLog.task_name, TaskLog.try_number)
+        )
+        with self._errors(f"reading task logs of run {namespace}/{run}"), self._read() as s:
+            return [_stored_log(row) for row in s.scalars(stmt)]
+
+    def put_log_content(
+        self, key: str, content: bytes, size: int, now: datetime | None = None
+    ) -> None:
+        """Keep a (compressed) log under ``key``, replacing one kept there before."""
+        check_name("log key", key, LOG_KEY_MAX)
+        now = _now(now)
+        insert = self._insert(LOG_CONTENTS).values(
+            key=key, content=content, size=size, created_at=now
+        )
+        new = insert.excluded
+        stmt = insert.on_conflict_do_update(
+            index_elements=[LOG_CONTENTS.c.key],
+            set_={"content": new.content, "size": new.size, "created_at": new.created_at},
+        )
+        with self._errors(f"storing log {key}"), self._write.begin() as s:
+            s.execute(stmt)
+
+    def get_log_content(self, key: str) -> bytes | None:
+        """The (compressed) log kept under ``key``, or None."""
+        with self._errors(f"reading log {key}"), self._read() as s:
+            content = s.scalar(select(LOG_CONTENTS.c.content).where(LOG_CONTENTS.c.key == key))
+            return None if content is None else bytes(content)
+
+    def log_content_exists(self, key: str) -> bool:
+        with self._errors(f"reading log {key}"), self._read() as s:
+            found = s.scalar(select(LOG_CONTENTS.c.key).where(LOG_CONTENTS.c.key == key))
+            return found is not None
+
     # Internals ----------------------------------------------------------------------
 
     def _migrate(self) -> None:
@@ -517,6 +613,7 @@ class Store:
                 "try_number": t.try_number,
                 "state": t.state,
                 "pod_name": t.pod_name,
+                "queued_time": t.queued_time,
                 "start_time": t.start_time,
                 "end_time": t.end_time,
                 "exit_code": t.exit_code,
@@ -545,6 +642,7 @@ class Store:
                 set_={
                     "state": new.state,
                     "pod_name": sticky("pod_name"),
+                    "queued_time": sticky("queued_time"),
                     "start_time": sticky("start_time"),
                     "end_time": of_state("end_time"),
                     "exit_code": of_state("exit_code"),
@@ -698,6 +796,24 @@ def _stored_try(row: TaskInstance) -> StoredTaskTry:
         output=row.output,
         message=row.message,
         reason=row.reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        queued_time=row.queued_time,
+    )
+
+
+def _stored_log(row: TaskLog) -> StoredTaskLog:
+    return StoredTaskLog(
+        task_name=row.task_name,
+        try_number=row.try_number,
+        state=row.state,
+        store=row.store,
+        key=row.key,
+        pod_name=row.pod_name,
+        node_name=row.node_name,
+        size=row.size,
+        cut_bytes=row.cut_bytes,
+        error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -23,7 +23,15 @@ from airkube.store.migrate import (
 )
 from airkube.store.models import Base
 
-TABLES = {"dags", "dag_versions", "dag_runs", "task_instances", VERSION_TABLE}
+TABLES = {
+    "dags",
+    "dag_versions",
+    "dag_runs",
+    "task_instances",
+    "task_logs",
+    "log_contents",
+    VERSION_TABLE,
+}
 
 
 def test_the_migration_head_matches_the_models(store: Store) -> None:
