@@ -9,7 +9,9 @@
 #   url     print the URL of the test database
 # Exit status: 0 done, 1 failed (one line on stderr says why), 3 no PostgreSQL binaries.
 #
-# The server listens on 127.0.0.1:$AIRKUBE_PG_PORT (55432) and on a unix socket in
+# The server listens on 127.0.0.1:$AIRKUBE_PG_PORT (25432: below the kernel's ephemeral port
+# range, 32768-60999 here, where a busy machine's outgoing connections may hold any port;
+# 55432 was taken that way in CI) and on a unix socket in
 # its directory, trusts every local connection (superuser "airkube", no password) and
 # runs with fsync off: it is for tests only. Its directory is
 # $AIRKUBE_CACHE/postgres (default ~/.cache/airkube/postgres), outside the repository.
@@ -23,7 +25,7 @@
 # with its directory in /var/tmp when that user cannot reach the cache directory.
 set -euo pipefail
 
-PORT="${AIRKUBE_PG_PORT:-55432}"
+PORT="${AIRKUBE_PG_PORT:-25432}"
 DB="airkube_test"
 SUPERUSER="airkube"
 # The same cache as hack/versions.sh.

@@ -38,7 +38,9 @@ def test_a_deleted_sqlite_file_fails_the_health_check_with_one_error_line(
     proc = OperatorProcess(cluster, f"sqlite:///{db}", tmp_path / "operator.log", args)
     proc.start()
     try:
-        assert healthz(port) == (200, {"ok": True})
+        status, body = healthz(port)
+        assert (status, body["ok"]) == (200, True)
+        assert "largestLoopStallS" in body
 
         db.unlink()
         deadline = time.monotonic() + 15

@@ -101,6 +101,7 @@ OPERATOR_NEEDS = [
     ("", "pods", "create"),
     ("", "pods", "delete"),
     ("", "pods", "watch"),
+    ("", "pods/log", "get"),
     ("", "events", "create"),
     ("events.k8s.io", "events", "create"),
 ]

@@ -133,6 +133,10 @@ keep-alive into the release's object only; the operator reads that object at sta
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "create", "delete"]
+# Task logs are read from a try's pod when it ends, before pod GC (taskLogs).
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
