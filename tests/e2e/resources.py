@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -87,8 +89,26 @@ def wait_dag(
     return watch_resource(custom, namespace, "dags", name, until, timeout)
 
 
-def events_of(api: client.ApiClient, namespace: str, name: str) -> list[client.EventsV1Event]:
-    events = client.EventsV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"regarding.name={name}"
-    )
-    return list(events.items)
+def events_of(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    having: Iterable[str] = (),
+    timeout: float = 15,
+) -> list[client.EventsV1Event]:
+    """The events about ``name``; once those with the reasons ``having`` are there (the
+    operator posts a pass's events after its status write: a test that saw the status
+    may be early)."""
+    want = set(having)
+    deadline = time.monotonic() + timeout
+    while True:
+        events = client.EventsV1Api(api).list_namespaced_event(
+            namespace, field_selector=f"regarding.name={name}"
+        )
+        found = list(events.items)
+        missing = want - {e.reason for e in found}
+        if not missing:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {sorted(missing)} event about {name} in {timeout} s")
+        time.sleep(0.2)

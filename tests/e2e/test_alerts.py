@@ -236,7 +236,9 @@ def test_a_run_past_its_deadline_calls_its_callbacks_once(
     conditions = {c["type"]: c for c in run["status"].get("conditions") or []}
     assert conditions["DeadlineMissed"]["status"] == "True"
     assert len(receiver.at("/deadline")) == 1
-    assert "DeadlineMissed" in {e.reason for e in events_of(api, namespace, "late-1")}
+    assert "DeadlineMissed" in {
+        e.reason for e in events_of(api, namespace, "late-1", {"DeadlineMissed"})
+    }
     key = f"{run['metadata']['uid']}/deadline/deadline/1"
     pod = core.read_namespaced_pod(notifier_pod_name("late-1", key), namespace)
     env = {e.name: e.value for e in pod.spec.containers[0].env}

@@ -120,7 +120,9 @@ def test_plugin_shows_a_run_as_a_tree_prints_logs_and_clears_failed_tasks(
     assert tasks(run)["check"]["maxTries"] == 4
     assert run["status"]["clearNumber"] == 1
     assert run["status"]["lastClearId"] == run["spec"]["clear"]["id"]
-    cleared = [e.note for e in events_of(api, namespace, name) if e.reason == "Cleared"]
+    cleared = [
+        e.note for e in events_of(api, namespace, name, {"Cleared"}) if e.reason == "Cleared"
+    ]
     assert cleared == ["cleared 2 tasks: check, load"], cleared
     stored, rows = recorded(custom, operator.db_url, namespace, name)
     tries = [(t.task_name, t.try_number, t.state) for t in rows]
