@@ -10,13 +10,14 @@ a real browser (``.ci/run`` installs the package).
 
 Use it from a conftest.py (pytest finds fixtures in the conftest's namespace)::
 
-    from browser import chromium, page  # noqa: F401
+    from browser import chromium, page, page_errors  # noqa: F401
 
 ``chromium`` is one browser per test module, not per session: while Playwright's sync
 API runs, its event loop occupies the thread, so ``asyncio.run`` in any later test of the
 same process would fail. ``page`` is a fresh context (cookies, storage) and page per
-test. ``screenshot(page, name)`` writes ``build/screenshots/<name>.png``
-(``AIRKUBE_SCREENSHOTS`` names another directory), the images the README shows.
+test; an uncaught JavaScript error on it fails the test (``page_errors``).
+``screenshot(page, name)`` writes ``build/screenshots/<name>.png`` (``AIRKUBE_SCREENSHOTS``
+names another directory), the images the README shows.
 """
 
 from __future__ import annotations
@@ -125,14 +126,28 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
+def page_errors() -> list[str]:
+    """The uncaught JavaScript errors of the test's ``page``, in order.
+
+    ``page`` fails the test when any is left at its end; a test that provokes one on
+    purpose checks and clears the list.
+    """
+    return []
+
+
+@pytest.fixture
+def page(chromium: Browser, page_errors: list[str]) -> Iterator[Page]:
     """A page in a fresh browser context (no cookies or storage from other tests)."""
     context = chromium.new_context(viewport=VIEWPORT)
     context.set_default_timeout(TIMEOUT_MS)
     try:
-        yield context.new_page()
+        new = context.new_page()
+        new.on("pageerror", lambda error: page_errors.append(f"{error.name}: {error.message}"))
+        yield new
     finally:
         context.close()
+    if page_errors:
+        pytest.fail(f"uncaught JavaScript error(s) on the page: {page_errors}", pytrace=False)
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -133,6 +133,17 @@ def test_assert_shown_as_text_catches_markup_parsed_as_html(page: Page, site: st
         assert_shown_as_text(scratch, "<b>not bold</b>")
 
 
+def test_uncaught_javascript_errors_are_recorded(
+    page: Page, site: str, page_errors: list[str]
+) -> None:
+    page.goto(site + "/")
+    assert page_errors == []
+    with page.expect_event("pageerror"):
+        page.evaluate("() => { setTimeout(() => { throw new TypeError('boom') }, 0) }")
+    assert page_errors == ["TypeError: boom"]
+    page_errors.clear()  # provoked on purpose: the fixture would fail the test otherwise
+
+
 def test_version_mismatch_says_what_to_change() -> None:
     assert version_mismatch("156.0.8078.108", 156) is None
     older = version_mismatch("150.0.7871.100", 156)
