@@ -407,20 +407,10 @@ class _LogReader:
         self._print_stored(n)
 
     def _live_pod(self, core: Any, body: dict[str, Any], n: int) -> str | None:
-        from airkube.core.pods import LABEL_RUN, LABEL_TASK, LABEL_TRY, label_value
+        from airkube.logstore.reading import live_try_pod
 
-        selector = ",".join(
-            (
-                f"{LABEL_RUN}={label_value(self.run)}",
-                f"{LABEL_TASK}={label_value(self.task)}",
-                f"{LABEL_TRY}={n}",
-            )
-        )
-        uid = body["metadata"]["uid"]
-        for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items:
-            if any(o.uid == uid for o in (p.metadata.owner_references or [])):
-                return str(p.metadata.name)
-        return None
+        pod = live_try_pod(core, self.namespace, self.run, self.task, n, body["metadata"]["uid"])
+        return None if pod is None else str(pod.metadata.name)
 
     def _print_pod(self, core: Any, pod: str, n: int, *, follow: bool) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -445,41 +435,18 @@ class _LogReader:
             fail(f"reading the log of pod {pod} (task {self.task} try {n}): {api_message(e)}")
 
     def _print_stored(self, n: int) -> None:
-        from airkube.core.logs import LogKey
-        from airkube.logstore import LogStoreError, LogStoreSettings, store_for
-        from airkube.store.errors import StoreError
+        from airkube.logstore.reading import LogReadError, read_stored_log
 
-        gone = f"the pod of task {self.task} try {n} of run {self.run} no longer exists"
         store = self.store()
         if store is None:
-            fail(f"{gone}, and its stored log cannot be read: {self._store_error}")
-        try:
-            record = next(
-                (
-                    x
-                    for x in store.task_logs(self.namespace, self.run)
-                    if x.task_name == self.task and x.try_number == n
-                ),
-                None,
-            )
-        except StoreError as e:
-            fail(f"{gone}, and its stored log cannot be read: {e}")
-        if record is None:
             fail(
-                f"{gone}, and the metadata database ({store.url}) has no log of it: it ended "
-                "before logs were captured, or the operator keeps none (--log-store none)"
+                f"the pod of task {self.task} try {n} of run {self.run} no longer exists, "
+                f"and its stored log cannot be read: {self._store_error}"
             )
-        if record.state != LogState.STORED:
-            fail(f"{gone}, and its log was not stored ({record.state}): {record.error or ''}")
         try:
-            recorded_run = store.get_run(self.namespace, self.run)
-            dag = recorded_run.dag_name if recorded_run is not None else "-"
-            logstore = store_for(record.store, LogStoreSettings(s3=self.s3), store)
-            data = logstore.get(LogKey(self.namespace, dag, self.run, self.task, n))
-        except (LogStoreError, StoreError, ValueError) as e:
-            fail(f"{gone}; reading its stored log: {e}")
-        if data is None:
-            fail(f"{gone}, and its stored log is missing from {record.key}")
+            data = read_stored_log(store, self.s3, self.namespace, self.run, self.task, n)
+        except LogReadError as e:
+            fail(str(e))
         _echo_log(data.decode(errors="replace"))
 
 
