@@ -1,0 +1,127 @@
+"""The server-rendered pages (Jinja2, autoescaped: every user string and log line is shown
+as text). Read-only: every route is a GET, and none changes anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from airkube.web.service import Service
+
+router = APIRouter(include_in_schema=False)
+env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=StrictUndefined,
+)
+STATE_CLASSES = {
+    "Succeeded": "ok",
+    "Failed": "bad",
+    "UpstreamFailed": "bad",
+    "Cancelled": "bad",
+    "Running": "run",
+    "Queued": "wait",
+    "Scheduled": "wait",
+    "UpForRetry": "retry",
+    "Skipped": "skip",
+}
+
+
+def _when(value: Any) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start: Any, end: Any) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = int((end - start).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+env.filters["when"] = _when
+env.globals["duration"] = _duration
+env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
+
+
+def _render(name: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(env.get_template(name).render(**context))
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+@router.get("/")
+def home(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/ui/namespaces/{request.app.state.namespace}/dags")
+
+
+@router.get("/ui/namespaces/{namespace}/dags", response_class=HTMLResponse)
+def dag_list(
+    request: Request,
+    namespace: str,
+    search: str = "",
+    cont: Annotated[str | None, Query(alias="continue")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> HTMLResponse:
+    page = _service(request).list_dags(namespace, limit=limit, cont=cont, search=search)
+    longest = max((b.duration_seconds or 0 for d in page.items for b in d.recent_runs), default=0)
+    return _render("dags.html", ns=namespace, page=page, search=search, longest=longest or 1)
+
+
+@router.get("/ui/namespaces/{namespace}/dags/{dag}", response_class=HTMLResponse)
+def dag_grid(request: Request, namespace: str, dag: str) -> HTMLResponse:
+    service = _service(request)
+    detail = service.get_dag(namespace, dag)
+    runs = [
+        service.get_run(namespace, r.name, dag) for r in service.list_runs(namespace, dag).items
+    ]
+    cells = {(r.name, t.name): t for r in runs for t in r.tasks}
+    tasks = detail.task_order or sorted({t for _, t in cells})
+    return _render("grid.html", ns=namespace, dag=detail, runs=runs, tasks=tasks, cells=cells)
+
+
+@router.get("/ui/namespaces/{namespace}/dags/{dag}/runs/{run}", response_class=HTMLResponse)
+def run_page(request: Request, namespace: str, dag: str, run: str) -> HTMLResponse:
+    detail = _service(request).get_run(namespace, run, dag)
+    return _render("run.html", ns=namespace, dag=dag, run=detail)
+
+
+@router.get(
+    "/ui/namespaces/{namespace}/dags/{dag}/runs/{run}/tasks/{task}/tries/{n}",
+    response_class=HTMLResponse,
+)
+def try_page(
+    request: Request,
+    namespace: str,
+    dag: str,
+    run: str,
+    task: str,
+    n: int,
+    start: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    service = _service(request)
+    detail = service.get_try(namespace, dag, run, task, n)
+    tries = service.list_tries(namespace, dag, run, task)
+    log: Any = None
+    log_error = None
+    try:
+        log = service.get_log(namespace, dag, run, task, n, start=start, limit=1000)
+    except Exception as e:  # the page still shows the try when its log cannot be read
+        log_error = str(e)
+    return _render(
+        "try.html",
+        ns=namespace,
+        dag=dag,
+        run=run,
+        task=task,
+        t=detail,
+        tries=tries.items,
+        log=log,
+        log_error=log_error,
+    )

@@ -1,0 +1,67 @@
+"""The web server's JSON API against the local cluster with a real run: the DAG, its runs
+(live, then from the history once the DAGRun is deleted), the run's tasks and tries."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from kubernetes import client
+
+from airkube.api import GROUP, VERSION
+from airkube.store.repository import Store
+from airkube.web.app import create_app
+from airkube.web.data import KubeCluster, StoreHistory
+
+from .operator_process import OperatorProcess
+from .resources import apply_dag, create_run, sim, state, task
+from .waiting import watch_run
+
+
+def test_the_api_answers_for_a_real_run_live_and_after_its_resource_is_deleted(
+    operator: OperatorProcess,
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apply_dag(
+        custom,
+        namespace,
+        "webdag",
+        tasks=[task("first", podTemplate=sim(duration="1s")), task("second", "first")],
+    )
+    create_run(custom, namespace, "webdag-1", "webdag")
+    watch_run(custom, namespace, "webdag-1", lambda r: state(r) == "Succeeded", timeout=60)
+    with Store.from_url(operator.db_url, migrate=False) as store:
+        web = TestClient(create_app(KubeCluster(api), StoreHistory(store)))
+        base = f"/api/v1/namespaces/{namespace}/dags"
+
+        dags = web.get(base, params={"search": "webd"}).json()
+        assert [d["name"] for d in dags["items"]] == ["webdag"]
+        assert [b["state"] for b in dags["items"][0]["recentRuns"]] == ["Succeeded"]
+
+        runs = web.get(f"{base}/webdag/runs").json()["items"]
+        assert [(r["name"], r["state"], r["live"]) for r in runs] == [
+            ("webdag-1", "Succeeded", True)
+        ]
+        detail = web.get(f"{base}/webdag/runs/webdag-1").json()
+        assert [(t["name"], t["state"], t["tryNumber"]) for t in detail["tasks"]] == [
+            ("first", "Succeeded", 1),
+            ("second", "Succeeded", 1),
+        ]
+        assert detail["tasks"][1]["upstream"] == ["first"]
+        tries = web.get(f"{base}/webdag/runs/webdag-1/tasks/second/tries").json()["items"]
+        assert [(t["tryNumber"], t["state"], t["exitCode"]) for t in tries] == [(1, "Succeeded", 0)]
+        assert web.get(f"{base}/webdag/runs/webdag-1/tasks/second/tries/1").status_code == 200
+
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "dagruns", "webdag-1")
+        gone = web.get(f"{base}/webdag/runs").json()["items"]
+        assert [(r["name"], r["state"], r["live"]) for r in gone] == [
+            ("webdag-1", "Succeeded", False)
+        ]
+        recorded = web.get(f"{base}/webdag/runs/webdag-1").json()
+        assert [(t["name"], t["state"]) for t in recorded["tasks"]] == [
+            ("first", "Succeeded"),
+            ("second", "Succeeded"),
+        ]
+        missing = web.get(f"{base}/webdag/runs/nope")
+        assert missing.status_code == 404
+        assert "run nope of DAG webdag not found" in missing.json()["message"]
