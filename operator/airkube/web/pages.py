@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from airkube.api.states import RunState, TaskState
 from airkube.web.service import Service
 
 router = APIRouter(include_in_schema=False)
@@ -18,17 +19,18 @@ env = Environment(
     autoescape=True,  # every template, whatever its name
     undefined=StrictUndefined,
 )
-STATE_CLASSES = {
-    "Succeeded": "ok",
-    "Failed": "bad",
-    "UpstreamFailed": "bad",
-    "Cancelled": "bad",
-    "Running": "run",
-    "Queued": "wait",
-    "Scheduled": "wait",
-    "UpForRetry": "retry",
-    "Skipped": "skip",
+STATE_CLASSES: dict[str, str] = {
+    **{s.value: "ok" for s in (RunState.SUCCEEDED, TaskState.SUCCEEDED)},
+    **{
+        s.value: "bad"
+        for s in (RunState.FAILED, RunState.CANCELLED, TaskState.FAILED, TaskState.UPSTREAM_FAILED)
+    },
+    **{s.value: "run" for s in (RunState.RUNNING, TaskState.RUNNING)},
+    **{s.value: "wait" for s in (RunState.QUEUED, TaskState.QUEUED, TaskState.SCHEDULED)},
+    TaskState.UP_FOR_RETRY.value: "retry",
+    TaskState.SKIPPED.value: "skip",
 }
+"""The CSS class of each state's colour (others: ``none``)."""
 
 
 def _when(value: Any) -> str:

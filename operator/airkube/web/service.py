@@ -120,6 +120,39 @@ def _newest_first(runs: Iterable[RunSummary]) -> list[RunSummary]:
     return sorted(runs, key=key, reverse=True)
 
 
+Graph = tuple[list[str], dict[str, list[str]]]
+"""A DAG's tasks in order, and each task's upstream tasks."""
+
+
+def _graph_of(dag: dict[str, Any]) -> Graph:
+    """The DAG's task order and dependencies; its tasks in spec order when it is invalid."""
+    from airkube.core.graph import graph_of
+    from airkube.core.validation import check_dag
+
+    spec, problems = check_dag(dag.get("spec") or {})
+    if spec is None or problems:
+        return [str(t.get("name", "")) for t in (dag.get("spec") or {}).get("tasks") or []], {}
+    graph = graph_of(spec)
+    return list(graph.order), {k: list(v) for k, v in graph.upstream.items()}
+
+
+def _recorded_task(name: str, upstream: list[str], row: Any) -> TaskEntry:
+    return TaskEntry(
+        name=name,
+        upstream=upstream,
+        state=TaskState(row.state),
+        try_number=row.try_number,
+        pod_name=row.pod_name,
+        queued_time=row.queued_time,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        exit_code=row.exit_code,
+        reason=row.reason,
+        message=row.message,
+        output=row.output,
+    )
+
+
 class Service:
     """The views; ``history`` None: the metadata database is not reachable (live state only)."""
 
@@ -190,50 +223,67 @@ class Service:
         return body
 
     def get_dag(self, namespace: str, dag: str) -> DagDetail:
-        from airkube.core.graph import graph_of
-        from airkube.core.validation import check_dag
-
         body = self._dag_body(namespace, dag)
-        runs = self.list_runs(namespace, dag).items
-        summary = self._summary(body, runs)
-        spec, problems = check_dag(body.get("spec") or {})
-        order: list[str] = []
-        upstream: dict[str, list[str]] = {}
-        if spec is not None and not problems:
-            graph = graph_of(spec)
-            order = list(graph.order)
-            upstream = {k: list(v) for k, v in graph.upstream.items()}
-        else:
-            order = [t.get("name", "") for t in (body.get("spec") or {}).get("tasks") or []]
+        runs, _, _ = self._merged(namespace, dag, RECENT_RUNS)
+        return self._detail(body, runs, _graph_of(body))
+
+    def _detail(self, body: dict[str, Any], runs: list[RunSummary], graph: Graph) -> DagDetail:
         return DagDetail(
-            **summary.model_dump(),
+            **self._summary(body, runs).model_dump(),
             spec=body.get("spec") or {},
             status=body.get("status"),
-            task_order=order,
-            upstream=upstream,
+            task_order=graph[0],
+            upstream=graph[1],
         )
 
     # Runs ----------------------------------------------------------------------------
 
+    def _merged(
+        self, namespace: str, dag: str, limit: int
+    ) -> tuple[list[RunSummary], dict[str, dict[str, Any]], dict[str, Any]]:
+        """The DAG's runs newest first (live and recorded), with the live bodies and the
+        recorded rows by name."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequestError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        live = {
+            r["metadata"]["name"]: r
+            for r in self.cluster.list_runs(namespace)
+            if _run_dag(r) == dag
+        }
+        recorded = {
+            r.name: r
+            for r in (self.history.list_runs(namespace, dag, limit) if self.history else [])
+        }
+        merged = {name: _live_summary(r, name in recorded) for name, r in live.items()}
+        for name, row in recorded.items():
+            merged.setdefault(name, _recorded_summary(row))
+        return _newest_first(merged.values())[:limit], live, recorded
+
     def list_runs(self, namespace: str, dag: str, *, limit: int = 25) -> RunList:
         """The DAG's live DAGRuns merged with the recorded ones (runs whose resource was
         deleted too), newest first."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise BadRequestError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
-        live = [r for r in self.cluster.list_runs(namespace) if _run_dag(r) == dag]
-        recorded = self.history.list_runs(namespace, dag, limit) if self.history else []
-        recorded_names = {r.name for r in recorded}
-        merged = {
-            r["metadata"]["name"]: _live_summary(r, r["metadata"]["name"] in recorded_names)
-            for r in live
-        }
-        for row in recorded:
-            merged.setdefault(row.name, _recorded_summary(row))
-        if not merged and self.cluster.get_dag(namespace, dag) is None:
+        runs, _, _ = self._merged(namespace, dag, limit)
+        if not runs and self.cluster.get_dag(namespace, dag) is None:
             raise NotFoundError(
                 f"DAG {dag} not found in namespace {namespace}, and no run of it is recorded"
             )
-        return RunList(items=_newest_first(merged.values())[:limit])
+        return RunList(items=runs)
+
+    def grid(
+        self, namespace: str, dag: str, *, limit: int = 25
+    ) -> tuple[DagDetail, list[RunDetail]]:
+        """The DAG and its recent runs with their tasks: one read of the DAG, one list of
+        the DAGRuns, and the history's tries only for runs whose resource is gone."""
+        body = self._dag_body(namespace, dag)
+        graph = _graph_of(body)
+        runs, live, recorded = self._merged(namespace, dag, limit)
+        details = [
+            self._live_run(namespace, live[r.name], r.recorded, graph)
+            if r.live
+            else self._recorded_run(namespace, recorded[r.name], graph)
+            for r in runs
+        ]
+        return self._detail(body, runs, graph), details
 
     def get_run(self, namespace: str, run: str, dag: str | None = None) -> RunDetail:
         body = self.cluster.get_run(namespace, run)
@@ -249,28 +299,33 @@ class Service:
             + ("" if self.history else " (the metadata database is not connected)")
         )
 
-    def _graph(self, namespace: str, dag: str) -> tuple[list[str], dict[str, list[str]]]:
-        from airkube.core.graph import graph_of
-        from airkube.core.validation import check_dag
-
+    def _graph(self, namespace: str, dag: str) -> Graph:
         body = self.cluster.get_dag(namespace, dag)
-        if body is None:
-            return [], {}
-        spec, problems = check_dag(body.get("spec") or {})
-        if spec is None or problems:
-            return [], {}
-        graph = graph_of(spec)
-        return list(graph.order), {k: list(v) for k, v in graph.upstream.items()}
+        return ([], {}) if body is None else _graph_of(body)
 
-    def _live_run(self, namespace: str, body: dict[str, Any], recorded: bool) -> RunDetail:
+    def _latest_tries(self, namespace: str, run: str) -> dict[str, Any]:
+        latest: dict[str, Any] = {}
+        if self.history is not None:
+            for t in self.history.task_tries(namespace, run):
+                latest[t.task_name] = t  # ordered by try: the last one wins
+        return latest
+
+    def _live_run(
+        self, namespace: str, body: dict[str, Any], recorded: bool, graph: Graph | None = None
+    ) -> RunDetail:
         summary = _live_summary(body, recorded)
         status = body.get("status") or {}
         entries = status.get("tasks") or {}
-        order, upstream = self._graph(namespace, summary.dag)
+        order, upstream = graph if graph is not None else self._graph(namespace, summary.dag)
         names = order or list(entries)
         omitted = int(status.get("tasksOmitted") or 0)
+        # A large run's status leaves finished tasks out: the database has them.
+        rows = self._latest_tries(namespace, summary.name) if omitted and recorded else {}
         tasks = []
         for name in names:
+            if name not in entries and name in rows:
+                tasks.append(_recorded_task(name, upstream.get(name, []), rows[name]))
+                continue
             entry = TaskStatus.model_validate(entries.get(name) or {})
             tasks.append(
                 TaskEntry(**entry.model_dump(), name=name, upstream=upstream.get(name, []))
@@ -284,35 +339,15 @@ class Service:
             tasks=tasks,
         )
 
-    def _recorded_run(self, namespace: str, row: Any) -> RunDetail:
-        assert self.history is not None
-        latest: dict[str, Any] = {}
-        for t in self.history.task_tries(namespace, row.name):
-            latest[t.task_name] = t  # ordered by try: the last one wins
-        order, upstream = self._graph(namespace, row.dag_name)
+    def _recorded_run(self, namespace: str, row: Any, graph: Graph | None = None) -> RunDetail:
+        latest = self._latest_tries(namespace, row.name)
+        order, upstream = graph if graph is not None else self._graph(namespace, row.dag_name)
         names = [n for n in order if n in latest] + sorted(set(latest) - set(order))
-        tasks = [
-            TaskEntry(
-                name=n,
-                upstream=upstream.get(n, []),
-                state=TaskState(latest[n].state),
-                try_number=latest[n].try_number,
-                pod_name=latest[n].pod_name,
-                queued_time=latest[n].queued_time,
-                start_time=latest[n].start_time,
-                end_time=latest[n].end_time,
-                exit_code=latest[n].exit_code,
-                reason=latest[n].reason,
-                message=latest[n].message,
-                output=latest[n].output,
-            )
-            for n in names
-        ]
         return RunDetail(
             **_recorded_summary(row).model_dump(),
             message=row.message,
             dag_version=row.dag_version,
-            tasks=tasks,
+            tasks=[_recorded_task(n, upstream.get(n, []), latest[n]) for n in names],
         )
 
     # Tries ---------------------------------------------------------------------------
