@@ -1,5 +1,6 @@
-"""The web server's JSON API against the local cluster with a real run: the DAG, its runs
-(live, then from the history once the DAGRun is deleted), the run's tasks and tries."""
+"""The web server against the local cluster with a real run: the JSON API's answers for the
+DAG, its runs (live, then from the history once the DAGRun is deleted), the run's tasks and
+tries; and every page renders for it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def test_the_api_answers_for_a_real_run_live_and_after_its_resource_is_deleted(
         tries = web.get(f"{base}/webdag/runs/webdag-1/tasks/second/tries").json()["items"]
         assert [(t["tryNumber"], t["state"], t["exitCode"]) for t in tries] == [(1, "Succeeded", 0)]
         assert web.get(f"{base}/webdag/runs/webdag-1/tasks/second/tries/1").status_code == 200
+
+        ui = f"/ui/namespaces/{namespace}/dags"
+        for page in (ui, f"{ui}/webdag", f"{ui}/webdag/runs/webdag-1"):
+            answer = web.get(page)
+            assert answer.status_code == 200, (page, answer.text)
+            assert "webdag" in answer.text
+        try_page = web.get(f"{ui}/webdag/runs/webdag-1/tasks/second/tries/1")
+        assert try_page.status_code == 200
+        assert "second · try 1" in try_page.text
 
         custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "dagruns", "webdag-1")
         gone = web.get(f"{base}/webdag/runs").json()["items"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airkube import __version__
@@ -38,8 +38,10 @@ def create_app(
     app.state.namespace = namespace
 
     @app.exception_handler(DataError)
-    async def data_error(request: Request, error: DataError) -> JSONResponse:
-        # The JSON API and the pages alike answer with one line saying what is wrong.
+    async def data_error(request: Request, error: DataError) -> Response:
+        # One line saying what is wrong: JSON for the API, a page for the pages.
+        if request.url.path.startswith("/ui/"):
+            return pages.error_page(error.status, str(error), app.state.namespace)
         return JSONResponse({"message": str(error)}, status_code=error.status)
 
     app.include_router(api.router)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from airkube.api.states import RunState, TaskState
+from airkube.web.data import DataError
 from airkube.web.service import Service
 
 router = APIRouter(include_in_schema=False)
@@ -51,6 +52,12 @@ env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
 
 def _render(name: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(env.get_template(name).render(**context))
+
+
+def error_page(status: int, message: str, namespace: str) -> HTMLResponse:
+    page = _render("error.html", ns=namespace, status=status, message=message)
+    page.status_code = status
+    return page
 
 
 def _service(request: Request) -> Service:
@@ -114,7 +121,7 @@ def try_page(
     log_error = None
     try:
         log = service.get_log(namespace, dag, run, task, n, start=start, limit=1000)
-    except Exception as e:  # the page still shows the try when its log cannot be read
+    except DataError as e:  # the page still shows the try when its log cannot be read
         log_error = str(e)
     return _render(
         "try.html",

@@ -447,17 +447,27 @@ class Service:
         body = self.cluster.get_run(namespace, run)
         text: str | None = None
         source: Any = "pod"
+        pod_error: DataError | None = None
         if body is not None:
             pod = self.cluster.try_pod(namespace, run, task, n, body["metadata"]["uid"])
             if pod is not None:
-                text = self.cluster.pod_log(namespace, pod["metadata"]["name"])
+                try:
+                    text = self.cluster.pod_log(namespace, pod["metadata"]["name"])
+                except DataError as e:  # its node gone, say: the store may have the log
+                    pod_error = e
         if text is None:
             if self.history is None:
-                raise NotFoundError(
+                raise pod_error or NotFoundError(
                     f"the pod of task {task} try {n} of run {run} no longer exists, and the "
                     "metadata database (the log store) is not connected"
                 )
-            text = self.history.stored_log(namespace, run, task, n).decode(errors="replace")
+            try:
+                stored = self.history.stored_log(namespace, run, task, n)
+            except DataError as e:
+                if pod_error is None:
+                    raise
+                raise DataError(pod_error.status, f"{pod_error}; and from the store: {e}") from None
+            text = stored.decode(errors="replace")
             source = "store"
         lines = text.splitlines()
         page = lines[start : start + limit]

@@ -220,3 +220,32 @@ def test_the_grid_links_each_cell_to_its_try(client: TestClient) -> None:
     page = client.get("/ui/namespaces/data/dags/alpha").text
     assert 'href="/ui/namespaces/data/dags/alpha/runs/alpha-1/tasks/load/tries/2"' in page
     assert 'href="/ui/namespaces/data/dags/alpha/runs/alpha-old/tasks/load/tries/2"' in page
+
+
+def test_a_missing_page_is_an_html_404_saying_what_is_missing(client: TestClient) -> None:
+    page = client.get("/ui/namespaces/data/dags/nope")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "DAG nope not found in namespace data" in page.text
+
+
+def test_a_pod_whose_log_cannot_be_read_falls_back_to_the_store(
+    client: TestClient, cluster: FakeCluster, history: FakeHistory
+) -> None:
+    from airkube.web.data import DataError
+
+    def unreadable(namespace: str, pod: str) -> str | None:
+        raise DataError(502, f"reading the log of pod {namespace}/{pod}: node lost")
+
+    cluster.runs["alpha-old"] = run(
+        "alpha-old", "alpha", "Failed", load={"state": "Failed", "tryNumber": 2}
+    )
+    cluster.pods[("alpha-old", "load", 2)] = {"metadata": {"name": "p"}, "status": {}}
+    cluster.pod_log = unreadable  # type: ignore[method-assign]
+    base = f"{API}/dags/alpha/runs/alpha-old/tasks/load/tries"
+    page = client.get(f"{base}/2/logs").json()
+    assert (page["source"], page["lines"]) == ("store", ["stored line 1", "stored line 2"])
+    history.logs.clear()
+    answer = client.get(f"{base}/2/logs")
+    assert answer.status_code == 502
+    assert "node lost; and from the store: no stored log" in answer.json()["message"]
