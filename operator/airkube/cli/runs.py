@@ -6,7 +6,7 @@ mark failed)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+from airkube.core.graph import tree_lines
 from airkube.core.logs import LogState
 
 UNKNOWN = "Unknown"
@@ -93,30 +94,6 @@ def _graph(custom: Any, namespace: str, run: dict[str, Any]) -> tuple[Any, str |
     if pinned and spec_hash(spec) != pinned:
         note = f"DAG {dag} changed since this run started: the tree shows its current tasks"
     return graph_of(spec), note
-
-
-def tree_lines(order: list[str], upstream: Mapping[str, tuple[str, ...]]) -> list[tuple[str, str]]:
-    """(prefix, task) per task, drawing the DAG as a tree: each task under the upstream
-    task that comes last in ``order`` (tasks with several upstreams say so elsewhere)."""
-    position = {name: i for i, name in enumerate(order)}
-    children: dict[str | None, list[str]] = {}
-    for name in order:
-        ups = [u for u in upstream.get(name, ()) if u in position]
-        parent = max(ups, key=position.__getitem__) if ups else None
-        children.setdefault(parent, []).append(name)
-
-    def walk(parent: str | None, indent: str) -> Iterator[tuple[str, str]]:
-        kids = children.get(parent, [])
-        for i, name in enumerate(kids):
-            last = i == len(kids) - 1
-            if parent is None:
-                yield "", name
-                yield from walk(name, "")
-            else:
-                yield indent + ("└─ " if last else "├─ "), name
-                yield from walk(name, indent + ("   " if last else "│  "))
-
-    return list(walk(None, ""))
 
 
 def _duration(start: str | None, end: str | None, now: datetime) -> str:

@@ -31,7 +31,9 @@ def create_app(
         title="airkube",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # FastAPI's docs pages load their scripts from a CDN: nothing here loads anything
+        # from outside, so the OpenAPI document is served alone.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = Service(cluster, history)

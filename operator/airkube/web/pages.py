@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from airkube.api.states import RunState, TaskState
+from airkube.core.graph import tree_lines
 from airkube.web.data import DataError
 from airkube.web.service import Service
 
@@ -98,7 +99,10 @@ def dag_grid(request: Request, namespace: str, dag: str) -> HTMLResponse:
 @router.get("/ui/namespaces/{namespace}/dags/{dag}/runs/{run}", response_class=HTMLResponse)
 def run_page(request: Request, namespace: str, dag: str, run: str) -> HTMLResponse:
     detail = _service(request).get_run(namespace, run, dag)
-    return _render("run.html", ns=namespace, dag=dag, run=detail)
+    by_name = {t.name: t for t in detail.tasks}
+    upstream = {t.name: t.upstream for t in detail.tasks}
+    rows = [(prefix, by_name[name]) for prefix, name in tree_lines(list(by_name), upstream)]
+    return _render("run.html", ns=namespace, dag=dag, run=detail, rows=rows)
 
 
 @router.get(

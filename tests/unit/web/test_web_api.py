@@ -249,3 +249,10 @@ def test_a_pod_whose_log_cannot_be_read_falls_back_to_the_store(
     answer = client.get(f"{base}/2/logs")
     assert answer.status_code == 502
     assert "node lost; and from the store: no stored log" in answer.json()["message"]
+
+
+def test_the_run_page_draws_the_tasks_as_a_tree(client: TestClient) -> None:
+    page = client.get("/ui/namespaces/data/dags/alpha/runs/alpha-1").text
+    link = '<a href="/ui/namespaces/data/dags/alpha/runs/alpha-1/tasks/'
+    assert f'<span class="tree"></span>{link}extract' in page
+    assert f'<span class="tree">└─ </span>{link}load' in page
