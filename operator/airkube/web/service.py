@@ -201,14 +201,18 @@ class Service:
         page = [d for d in matching if after is None or d["metadata"]["name"] > after][:limit]
         last = page[-1]["metadata"]["name"] if page else None
         more = last is not None and any(d["metadata"]["name"] > last for d in matching)
-        by_dag: dict[str, list[RunSummary]] = {}
+        by_dag: dict[str, dict[str, RunSummary]] = {d["metadata"]["name"]: {} for d in page}
         if page:
-            wanted = {d["metadata"]["name"] for d in page}
             for run in self.cluster.list_runs(namespace):
-                if _run_dag(run) in wanted:
-                    by_dag.setdefault(_run_dag(run), []).append(_live_summary(run))
+                if _run_dag(run) in by_dag:
+                    by_dag[_run_dag(run)][run["metadata"]["name"]] = _live_summary(run)
+            # Runs whose resources were deleted have bars too (one query per DAG shown).
+            if self.history is not None:
+                for name, runs in by_dag.items():
+                    for row in self.history.list_runs(namespace, name, RECENT_RUNS):
+                        runs.setdefault(row.name, _recorded_summary(row))
         items = [
-            self._summary(d, _newest_first(by_dag.get(d["metadata"]["name"], []))) for d in page
+            self._summary(d, _newest_first(by_dag[d["metadata"]["name"]].values())) for d in page
         ]
         return DagList(
             items=items,

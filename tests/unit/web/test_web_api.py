@@ -80,6 +80,14 @@ def test_the_dag_list_carries_recent_runs_and_readiness(cluster: FakeCluster) ->
     assert items["beta"]["readyReason"] == "Cycle"
 
 
+def test_the_dag_list_has_bars_for_deleted_runs_too(client: TestClient) -> None:
+    alpha = client.get(f"{API}/dags", params={"search": "alpha"}).json()["items"][0]
+    assert [(b["name"], b["state"]) for b in alpha["recentRuns"]] == [
+        ("alpha-1", "Running"),
+        ("alpha-old", "Failed"),
+    ]
+
+
 def test_runs_merge_live_resources_with_the_history(client: TestClient) -> None:
     runs = client.get(f"{API}/dags/alpha/runs").json()["items"]
     by_name = {r["name"]: r for r in runs}
