@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from airkube.api.dagrun import TaskStatus
 from airkube.api.states import RunState, TaskState
 from airkube.core.timestamps import parse_time
 from airkube.web.data import Cluster, DataError, History
@@ -330,10 +329,8 @@ class Service:
             if name not in entries and name in rows:
                 tasks.append(_recorded_task(name, upstream.get(name, []), rows[name]))
                 continue
-            entry = TaskStatus.model_validate(entries.get(name) or {})
-            tasks.append(
-                TaskEntry(**entry.model_dump(), name=name, upstream=upstream.get(name, []))
-            )
+            entry = {**(entries.get(name) or {}), "name": name, "upstream": upstream.get(name, [])}
+            tasks.append(TaskEntry.model_validate(entry))
         return RunDetail(
             **summary.model_dump(),
             reason=status.get("reason"),

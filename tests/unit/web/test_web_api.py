@@ -264,3 +264,13 @@ def test_the_run_page_draws_the_tasks_as_a_tree(client: TestClient) -> None:
     link = '<a href="/ui/namespaces/data/dags/alpha/runs/alpha-1/tasks/'
     assert f'<span class="tree"></span>{link}extract' in page
     assert f'<span class="tree">└─ </span>{link}load' in page
+
+
+def test_the_grid_escapes_task_names(cluster: FakeCluster) -> None:
+    # The API server's schema would refuse such a name; the page must not trust that.
+    cluster.dags["alpha"] = dag("alpha", [{"name": HOSTILE, "image": "busybox"}])
+    cluster.runs["alpha-1"]["status"]["tasks"] = {HOSTILE: {"state": "Failed", "tryNumber": 1}}
+    page = TestClient(create_app(cluster, None)).get("/ui/namespaces/data/dags/alpha")
+    assert page.status_code == 200
+    assert HOSTILE not in page.text
+    assert "<td>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</td>" in page.text
