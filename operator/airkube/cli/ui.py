@@ -15,10 +15,10 @@ import webbrowser
 import click
 
 from airkube.cli.common import (
-    api,
     context_option,
     current_namespace,
     db_option,
+    fail,
     kubeconfig_option,
     namespace_option,
 )
@@ -48,6 +48,7 @@ def ui(
     """Serve the web UI on 127.0.0.1 and open it in the browser (Ctrl-C stops it)."""
     import uvicorn
 
+    from airkube.kube.client import KubeConfigError, KubeTarget, api_client
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
     from airkube.web.app import create_app
@@ -55,7 +56,11 @@ def ui(
     from airkube.web.security import LocalSecurity
 
     ns = namespace or current_namespace(kubeconfig, context)
-    cluster = KubeCluster(api(kubeconfig, context))
+    try:
+        # Pages are served from a thread pool: room for its concurrent API calls.
+        cluster = KubeCluster(api_client(KubeTarget(kubeconfig, context), pool_size=16))
+    except KubeConfigError as e:
+        fail(str(e))
     history = None
     try:
         history = StoreHistory(
@@ -65,8 +70,11 @@ def ui(
     except StoreError as e:
         click.echo(f"note: no history or stored logs: {e}", err=True)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on the same --port
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as e:
+        fail(f"cannot listen on 127.0.0.1:{port}: {e.strerror} (try another --port, or none)")
     bound = sock.getsockname()[1]
     security = LocalSecurity.for_port(bound)
     app = create_app(cluster, history, security=security, namespace=ns)
