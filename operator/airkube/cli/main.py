@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from airkube import __version__
-from airkube.cli import dagfiles, runs
+from airkube.cli import dagfiles, runs, ui
 from airkube.cli.common import (
     TIME_FORMS,
     CommandGroup,
@@ -597,6 +597,7 @@ for command in (runs.get, runs.logs, runs.tries, runs.cancel, runs.clear, runs.m
     main.add_command(command)
 for command in dagfiles.COMMANDS:
     main.add_command(command)
+main.add_command(ui.ui)
 
 
 if __name__ == "__main__":

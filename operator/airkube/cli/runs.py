@@ -6,7 +6,7 @@ mark failed)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+from airkube.core.graph import tree_lines
 from airkube.core.logs import LogState
 
 UNKNOWN = "Unknown"
@@ -93,30 +94,6 @@ def _graph(custom: Any, namespace: str, run: dict[str, Any]) -> tuple[Any, str |
     if pinned and spec_hash(spec) != pinned:
         note = f"DAG {dag} changed since this run started: the tree shows its current tasks"
     return graph_of(spec), note
-
-
-def tree_lines(order: list[str], upstream: Mapping[str, tuple[str, ...]]) -> list[tuple[str, str]]:
-    """(prefix, task) per task, drawing the DAG as a tree: each task under the upstream
-    task that comes last in ``order`` (tasks with several upstreams say so elsewhere)."""
-    position = {name: i for i, name in enumerate(order)}
-    children: dict[str | None, list[str]] = {}
-    for name in order:
-        ups = [u for u in upstream.get(name, ()) if u in position]
-        parent = max(ups, key=position.__getitem__) if ups else None
-        children.setdefault(parent, []).append(name)
-
-    def walk(parent: str | None, indent: str) -> Iterator[tuple[str, str]]:
-        kids = children.get(parent, [])
-        for i, name in enumerate(kids):
-            last = i == len(kids) - 1
-            if parent is None:
-                yield "", name
-                yield from walk(name, "")
-            else:
-                yield indent + ("└─ " if last else "├─ "), name
-                yield from walk(name, indent + ("   " if last else "│  "))
-
-    return list(walk(None, ""))
 
 
 def _duration(start: str | None, end: str | None, now: datetime) -> str:
@@ -407,20 +384,10 @@ class _LogReader:
         self._print_stored(n)
 
     def _live_pod(self, core: Any, body: dict[str, Any], n: int) -> str | None:
-        from airkube.core.pods import LABEL_RUN, LABEL_TASK, LABEL_TRY, label_value
+        from airkube.logstore.reading import live_try_pod
 
-        selector = ",".join(
-            (
-                f"{LABEL_RUN}={label_value(self.run)}",
-                f"{LABEL_TASK}={label_value(self.task)}",
-                f"{LABEL_TRY}={n}",
-            )
-        )
-        uid = body["metadata"]["uid"]
-        for p in core.list_namespaced_pod(self.namespace, label_selector=selector).items:
-            if any(o.uid == uid for o in (p.metadata.owner_references or [])):
-                return str(p.metadata.name)
-        return None
+        pod = live_try_pod(core, self.namespace, self.run, self.task, n, body["metadata"]["uid"])
+        return None if pod is None else str(pod.metadata.name)
 
     def _print_pod(self, core: Any, pod: str, n: int, *, follow: bool) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -445,41 +412,18 @@ class _LogReader:
             fail(f"reading the log of pod {pod} (task {self.task} try {n}): {api_message(e)}")
 
     def _print_stored(self, n: int) -> None:
-        from airkube.core.logs import LogKey
-        from airkube.logstore import LogStoreError, LogStoreSettings, store_for
-        from airkube.store.errors import StoreError
+        from airkube.logstore.reading import LogReadError, read_stored_log
 
-        gone = f"the pod of task {self.task} try {n} of run {self.run} no longer exists"
         store = self.store()
         if store is None:
-            fail(f"{gone}, and its stored log cannot be read: {self._store_error}")
-        try:
-            record = next(
-                (
-                    x
-                    for x in store.task_logs(self.namespace, self.run)
-                    if x.task_name == self.task and x.try_number == n
-                ),
-                None,
-            )
-        except StoreError as e:
-            fail(f"{gone}, and its stored log cannot be read: {e}")
-        if record is None:
             fail(
-                f"{gone}, and the metadata database ({store.url}) has no log of it: it ended "
-                "before logs were captured, or the operator keeps none (--log-store none)"
+                f"the pod of task {self.task} try {n} of run {self.run} no longer exists, "
+                f"and its stored log cannot be read: {self._store_error}"
             )
-        if record.state != LogState.STORED:
-            fail(f"{gone}, and its log was not stored ({record.state}): {record.error or ''}")
         try:
-            recorded_run = store.get_run(self.namespace, self.run)
-            dag = recorded_run.dag_name if recorded_run is not None else "-"
-            logstore = store_for(record.store, LogStoreSettings(s3=self.s3), store)
-            data = logstore.get(LogKey(self.namespace, dag, self.run, self.task, n))
-        except (LogStoreError, StoreError, ValueError) as e:
-            fail(f"{gone}; reading its stored log: {e}")
-        if data is None:
-            fail(f"{gone}, and its stored log is missing from {record.key}")
+            data = read_stored_log(store, self.s3, self.namespace, self.run, self.task, n)
+        except LogReadError as e:
+            fail(str(e))
         _echo_log(data.decode(errors="replace"))
 
 

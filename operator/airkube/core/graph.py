@@ -1,7 +1,7 @@
 """The task graph of a DAG: upstream and downstream tasks, a topological order, the leaves
 and the cycles."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
@@ -144,3 +144,31 @@ def _strongly_connected(edges: Mapping[str, list[str]]) -> list[list[str]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
     return components
+
+
+def tree_lines(
+    order: Sequence[str], upstream: Mapping[str, Sequence[str]]
+) -> list[tuple[str, str]]:
+    """(prefix, task) per task, drawing the DAG as a tree: each task under the upstream
+    task that comes last in ``order`` (tasks with several upstreams say so elsewhere).
+
+    What ``kubectl airkube get`` prints and the web UI's run page shows."""
+    position = {name: i for i, name in enumerate(order)}
+    children: dict[str | None, list[str]] = {}
+    for name in order:
+        ups = [u for u in upstream.get(name, ()) if u in position]
+        parent = max(ups, key=position.__getitem__) if ups else None
+        children.setdefault(parent, []).append(name)
+
+    def walk(parent: str | None, indent: str) -> Iterator[tuple[str, str]]:
+        kids = children.get(parent, [])
+        for i, name in enumerate(kids):
+            last = i == len(kids) - 1
+            if parent is None:
+                yield "", name
+                yield from walk(name, "")
+            else:
+                yield indent + ("└─ " if last else "├─ "), name
+                yield from walk(name, indent + ("   " if last else "│  "))
+
+    return list(walk(None, ""))
