@@ -7,17 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from airkube.web import context
 from airkube.web.models import DagDetail, DagList, LogPage, RunDetail, RunList, TryDetail, TryList
-from airkube.web.service import Service
 
 router = APIRouter(prefix="/api/v1")
 RUN = "/namespaces/{namespace}/dags/{dag}/runs/{run}"
 TRY = RUN + "/tasks/{task}/tries/{n}"
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
 
 
 @router.get("/namespaces/{namespace}/dags", response_model=DagList, response_model_by_alias=True)
@@ -29,12 +24,12 @@ def list_dags(
     search: str = "",
 ) -> DagList:
     """The namespace's DAGs by name, a page at a time; ``search`` keeps names containing it."""
-    return _service(request).list_dags(namespace, limit=limit, cont=cont, search=search)
+    return context.service(request).list_dags(namespace, limit=limit, cont=cont, search=search)
 
 
 @router.get("/namespaces/{namespace}/dags/{dag}", response_model=DagDetail)
 def get_dag(request: Request, namespace: str, dag: str) -> DagDetail:
-    return _service(request).get_dag(namespace, dag)
+    return context.service(request).get_dag(namespace, dag)
 
 
 @router.get("/namespaces/{namespace}/dags/{dag}/runs", response_model=RunList)
@@ -42,22 +37,22 @@ def list_runs(
     request: Request, namespace: str, dag: str, limit: Annotated[int, Query(ge=1, le=500)] = 25
 ) -> RunList:
     """Live DAGRuns merged with the metadata database's runs (deleted ones too)."""
-    return _service(request).list_runs(namespace, dag, limit=limit)
+    return context.service(request).list_runs(namespace, dag, limit=limit)
 
 
 @router.get(RUN, response_model=RunDetail)
 def get_run(request: Request, namespace: str, dag: str, run: str) -> RunDetail:
-    return _service(request).get_run(namespace, run, dag)
+    return context.service(request).get_run(namespace, run, dag)
 
 
 @router.get(RUN + "/tasks/{task}/tries", response_model=TryList)
 def list_tries(request: Request, namespace: str, dag: str, run: str, task: str) -> TryList:
-    return _service(request).list_tries(namespace, dag, run, task)
+    return context.service(request).list_tries(namespace, dag, run, task)
 
 
 @router.get(TRY, response_model=TryDetail)
 def get_try(request: Request, namespace: str, dag: str, run: str, task: str, n: int) -> TryDetail:
-    return _service(request).get_try(namespace, dag, run, task, n)
+    return context.service(request).get_try(namespace, dag, run, task, n)
 
 
 @router.get(TRY + "/logs", response_model=LogPage)
@@ -72,4 +67,4 @@ def get_logs(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> LogPage:
     """A page of the try's log lines: from its pod while it exists, else the log store."""
-    return _service(request).get_log(namespace, dag, run, task, n, start=start, limit=limit)
+    return context.service(request).get_log(namespace, dag, run, task, n, start=start, limit=limit)

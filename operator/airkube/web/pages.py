@@ -13,9 +13,9 @@ from markupsafe import Markup, escape
 
 from airkube.api.states import RunState, TaskState
 from airkube.core.graph import tree_lines
+from airkube.web import context
 from airkube.web.data import DataError
 from airkube.web.models import RunDetail
-from airkube.web.service import Service
 
 router = APIRouter(include_in_schema=False)
 env = Environment(
@@ -63,11 +63,6 @@ def error_page(status: int, message: str, namespace: str) -> HTMLResponse:
     return page
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
 @router.get("/")
 def home(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/ui/namespaces/{request.app.state.namespace}/dags")
@@ -81,14 +76,14 @@ def dag_list(
     cont: Annotated[str | None, Query(alias="continue")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> HTMLResponse:
-    page = _service(request).list_dags(namespace, limit=limit, cont=cont, search=search)
+    page = context.service(request).list_dags(namespace, limit=limit, cont=cont, search=search)
     longest = max((b.duration_seconds or 0 for d in page.items for b in d.recent_runs), default=0)
     return _render("dags.html", ns=namespace, page=page, search=search, longest=longest or 1)
 
 
 @router.get("/ui/namespaces/{namespace}/dags/{dag}", response_class=HTMLResponse)
 def dag_grid(request: Request, namespace: str, dag: str) -> HTMLResponse:
-    detail, runs = _service(request).grid(namespace, dag)
+    detail, runs = context.service(request).grid(namespace, dag)
     tasks = detail.task_order or sorted({t.name for r in runs for t in r.tasks})
     rows = grid_rows(namespace, dag, runs, tasks)
     return _render("grid.html", ns=namespace, dag=detail, runs=runs, grid_rows=rows)
@@ -127,7 +122,7 @@ def grid_rows(namespace: str, dag: str, runs: list[RunDetail], tasks: list[str])
 
 @router.get("/ui/namespaces/{namespace}/dags/{dag}/runs/{run}", response_class=HTMLResponse)
 def run_page(request: Request, namespace: str, dag: str, run: str) -> HTMLResponse:
-    detail = _service(request).get_run(namespace, run, dag)
+    detail = context.service(request).get_run(namespace, run, dag)
     by_name = {t.name: t for t in detail.tasks}
     upstream = {t.name: t.upstream for t in detail.tasks}
     rows = [(prefix, by_name[name]) for prefix, name in tree_lines(list(by_name), upstream)]
@@ -147,7 +142,7 @@ def try_page(
     n: int,
     start: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    service = _service(request)
+    service = context.service(request)
     detail = service.get_try(namespace, dag, run, task, n)
     tries = service.list_tries(namespace, dag, run, task)
     log: Any = None
