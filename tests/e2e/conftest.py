@@ -19,11 +19,17 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from airkube.store.repository import Store
+from airkube.web.app import create_app
+from airkube.web.data import KubeCluster, StoreHistory
+from browser import chromium, page, page_errors  # noqa: F401  (browser fixtures, by name)
+
 from .cluster import ROOT, Cluster, bring_up, hack_var, tear_down
 from .host_state import sysctls
 from .operator_process import OperatorProcess
 from .resources import SIMULATED
 from .waiting import wait_for_default_service_account
+from .web_server import serve
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -143,3 +149,14 @@ def helm(cluster: Cluster) -> Helm:
         return proc
 
     return run
+
+
+@pytest.fixture
+def web(api: client.ApiClient, operator: OperatorProcess) -> Iterator[str]:
+    """The web server (local mode, no token) reading the cluster and the operator's
+    metadata database, on a real port: its base URL."""
+    with (
+        Store.from_url(operator.db_url, migrate=False) as store,
+        serve(create_app(KubeCluster(api), StoreHistory(store))) as url,
+    ):
+        yield url
