@@ -4,9 +4,9 @@ the database, and say so in the DAG's status (the Ready condition) and an event.
 
 The kopf handler only updates the DAG informer and adds the DAG's key to a work queue;
 :class:`DagReconciler` does the work from that queue. A pass that fails (the API server or
-the database unreachable) is retried with exponential backoff, and a new event of the DAG
-wakes it at once. Once a new spec was handled, the DAG's schedule and the runs waiting for
-the DAG are woken.
+the database unreachable) raises: the work queue retries it with its backoff, and a new
+event of the DAG wakes it at once. Once a new spec was handled, the DAG's schedule and the
+runs waiting for the DAG are woken.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
-
 from airkube.api import DAGSpec, DAGStatus
 from airkube.core.conditions import dag_ready_condition, set_condition
 from airkube.core.dry_run import refusal, trial_pods
@@ -27,7 +25,6 @@ from airkube.core.spec_hash import spec_hash
 from airkube.core.validation import Problem, check_dag
 
 from .informer import Informer, Key
-from .workqueue import retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +108,6 @@ class DagReconciler:
         runs: Informer,
         db: Callable[..., Awaitable[Any]],
         clock: Callable[[], datetime],
-        retry_after: Callable[[Key, float], None],
         wake_schedule: Callable[[Key], None],
         forget_schedule: Callable[[Key], None],
         wake_run: Callable[[Key], None],
@@ -122,40 +118,16 @@ class DagReconciler:
         self.runs = runs
         self.db = db
         self.clock = clock
-        self.retry_after = retry_after
         self.wake_schedule = wake_schedule
         self.forget_schedule = forget_schedule
         self.wake_run = wake_run
         self.handled: dict[Key, tuple[str | None, int | None]] = {}
         """(uid, generation) of the spec last handled, per DAG."""
-        self.failures: dict[Key, int] = {}
         self.dry_runs: dict[Key, tuple[str, list[Problem]]] = {}
         """The dry run's verdict on the DAG's latest version: (version, problems)."""
 
     async def reconcile(self, key: Key) -> None:
-        """One pass; a failure is logged and the key retried after a growing delay."""
-        try:
-            await self._reconcile(key)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            failures = self.failures.get(key, 0) + 1
-            self.failures[key] = failures
-            delay = retry_delay(failures)
-            log.warning(
-                "DAG %s/%s: reconciling failed (%s: %s); retry %d in %.0fs",
-                *key,
-                type(e).__name__,
-                e,
-                failures,
-                delay,
-                exc_info=failures == 1 and not isinstance(e, ApiException),
-            )
-            self.retry_after(key, delay)
-        else:
-            self.failures.pop(key, None)
-
-    async def _reconcile(self, key: Key) -> None:
+        """One pass (a failure raises: the work queue retries it)."""
         body = self.dags.get(key)
         if body is None:
             await self._deleted(key)

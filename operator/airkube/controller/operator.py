@@ -133,7 +133,7 @@ class Operator:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dag_queue: WorkQueue[Key] = WorkQueue()
         self.dag_status_queue: WorkQueue[Key] = WorkQueue()
-        self.dag_spec_queue: WorkQueue[Key] = WorkQueue()
+        self.dag_spec_queue: WorkQueue[Key] = WorkQueue(first_retry_delay=1.0)
         self.metrics.sources = metrics.Sources(
             queues={
                 "runs": self.queue,
@@ -199,7 +199,6 @@ class Operator:
             runs=self.runs,
             db=self._db,
             clock=clock,
-            retry_after=self.dag_spec_queue.add_after,
             wake_schedule=self.dag_queue.add,
             forget_schedule=self.scheduler.forget,
             wake_run=self.queue.add,

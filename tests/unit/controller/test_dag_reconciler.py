@@ -1,6 +1,7 @@
 """The DAG reconciler with a fake Kubernetes, a fake clock and a real (SQLite) store:
 the Ready condition, the version in the database, the dry run once per version, events,
-waking the schedule and the waiting runs, deletion, and retries with backoff."""
+waking the schedule and the waiting runs, deletion, and failures left to the work queue
+to retry."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class Harness:
     store: Store
     dags: Informer
     runs: Informer
-    retries: list[tuple[Key, float]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """What each failed pass raised (the work queue retries it)."""
     scheduled: list[Key] = field(default_factory=list)
     forgotten: list[Key] = field(default_factory=list)
     woken_runs: list[Key] = field(default_factory=list)
@@ -84,7 +86,10 @@ class Harness:
         self.dags.update("MODIFIED", {**body, "status": status})
 
     def pass_(self) -> None:
-        asyncio.run(self.reconciler.reconcile(KEY))
+        try:
+            asyncio.run(self.reconciler.reconcile(KEY))
+        except Exception as e:
+            self.failed.append(f"{type(e).__name__}: {e}")
 
     def status(self) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -123,7 +128,6 @@ def h(tmp_path: Path) -> Iterator[Harness]:
         runs=runs,
         db=_db,
         clock=clock,
-        retry_after=lambda key, delay: harness.retries.append((key, delay)),
         wake_schedule=harness.scheduled.append,
         forget_schedule=harness.forgotten.append,
         wake_run=harness.woken_runs.append,
@@ -168,7 +172,7 @@ def test_a_valid_dag_is_ready_recorded_and_wakes_its_schedule_and_waiting_runs(
     assert h.scheduled == [KEY]
     assert h.woken_runs == [waiting]
     assert started not in h.woken_runs
-    assert h.retries == []
+    assert h.failed == []
 
 
 def test_our_own_status_write_coming_back_is_no_work(h: Harness) -> None:
@@ -211,7 +215,7 @@ def test_an_invalid_dag_is_not_ready_with_an_event_and_no_version(
     [event] = h.kube.events
     assert (event["type"], event["reason"]) == ("Warning", reason)
     assert message in event["note"]
-    assert h.retries == []  # a bad spec is an answer, not a failure to retry
+    assert h.failed == []  # a bad spec is an answer, not a failure to retry
 
 
 def test_a_pod_the_api_server_refuses_makes_the_dag_not_ready_naming_the_task(
@@ -243,7 +247,7 @@ def test_a_pod_the_api_server_refuses_makes_the_dag_not_ready_naming_the_task(
     assert len(h.kube.dry_runs) == 4  # a new generation with the same spec: cached
 
 
-def test_a_failing_pass_is_retried_with_growing_delays_then_succeeds(h: Harness) -> None:
+def test_a_failing_pass_raises_for_the_work_queue_and_a_later_pass_succeeds(h: Harness) -> None:
     add_run(h, "etl-1")
     h.kube.fail("patch_status", ConnectionError("refused"))
     h.kube.fail("patch_status", TimeoutError("slow"))
@@ -251,22 +255,21 @@ def test_a_failing_pass_is_retried_with_growing_delays_then_succeeds(h: Harness)
     h.pass_()
     h.clock.advance(seconds=1)
     h.pass_()
-    assert h.retries == [(KEY, 1.0), (KEY, 2.0)]
+    assert h.failed == ["ConnectionError: refused", "TimeoutError: slow"]
     assert h.kube.patches == []
     assert h.woken_runs == [(NS, "etl-1")] * 2  # woken even by a failed pass, as before
     h.clock.advance(seconds=2)
     h.pass_()
     assert h.ready()["status"] == "True"
     assert h.ready()["lastTransitionTime"] == "2026-11-28T09:00:03Z"
-    assert h.reconciler.failures == {}
-    assert h.retries == [(KEY, 1.0), (KEY, 2.0)]
+    assert len(h.failed) == 2
 
 
-def test_a_dry_run_that_cannot_be_answered_is_retried_before_any_status(h: Harness) -> None:
+def test_a_dry_run_that_cannot_be_answered_fails_the_pass_before_any_status(h: Harness) -> None:
     h.kube.fail("dry_run_pod", OSError("connection reset"))
     h.apply(spec())
     h.pass_()
-    assert h.retries == [(KEY, 1.0)]
+    assert h.failed == ["OSError: connection reset"]
     assert h.kube.patches == []
     h.pass_()
     assert h.ready()["status"] == "True"
@@ -299,23 +302,14 @@ def test_a_dag_deleted_while_its_status_is_written_is_left_alone(h: Harness) -> 
     h.kube.remove("dags", NS, KEY[1])
     h.pass_()
     assert h.kube.events == []
-    assert h.retries == []
-
-
-def test_passes_of_different_dags_do_not_share_failures(h: Harness) -> None:
-    other: Key = (NS, "other")
-    h.reconciler.failures[other] = 5
-    h.apply(spec())
-    h.pass_()
-    assert h.reconciler.failures == {other: 5}
+    assert h.failed == []
 
 
 def test_the_reconciler_can_run_from_the_work_queue(h: Harness) -> None:
     from airkube.controller.workqueue import WorkQueue
 
     async def main() -> None:
-        queue: WorkQueue[Key] = WorkQueue()
-        h.reconciler.retry_after = queue.add_after
+        queue: WorkQueue[Key] = WorkQueue(first_retry_delay=0.01)
         h.kube.fail("patch_status", ConnectionError("refused"))
         h.apply(spec())
         queue.add(KEY)
