@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from airkube import __version__
-from airkube.cli import dagfiles, runs, ui
+from airkube.cli import dagfiles, runs, ui, web
 from airkube.cli.common import (
     TIME_FORMS,
     CommandGroup,
@@ -598,6 +598,7 @@ for command in (runs.get, runs.logs, runs.tries, runs.cancel, runs.clear, runs.m
 for command in dagfiles.COMMANDS:
     main.add_command(command)
 main.add_command(ui.ui)
+main.add_command(web.web)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ from airkube.web.service import Service
 
 
 def service(request: Request) -> Service:
-    """The service answering ``request``."""
+    """The service answering ``request``: in the cluster, the one its user's token gave
+    (set by :class:`airkube.web.incluster.InClusterMiddleware`); else the app's."""
+    own: Service | None = getattr(request.state, "airkube_service", None)
+    if own is not None:
+        return own
     found: Service = request.app.state.service
     return found
