@@ -4,7 +4,7 @@ connection that only the operator's pod can reach.
 
 Which source a command reads:
 
-- ``--server URL`` (or AIRKUBE_SERVER): that web server, e.g. behind an ingress;
+- ``--web-url URL`` (or AIRKUBE_WEB_URL): that web server, e.g. behind an ingress;
 - else ``--db-url`` (or AIRKUBE_DB_URL) given: that database, as before;
 - else, when the cluster has the web server's Service (labels
   ``app.kubernetes.io/component=web,app.kubernetes.io/part-of=airkube``, found in all
@@ -42,15 +42,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def server_options(fn: F) -> F:
-    """``--server`` and ``--token`` of the commands that can read through the web server."""
+    """``--web-url`` and ``--token`` of the commands that can read through the web server."""
     fn = click.option(
         "--token",
         envvar="AIRKUBE_TOKEN",
         help="Bearer token sent to the web server (default: your kubeconfig's).",
     )(fn)
     fn = click.option(
-        "--server",
-        envvar="AIRKUBE_SERVER",
+        "--web-url",
+        "server",
+        envvar="AIRKUBE_WEB_URL",
         metavar="URL",
         help="Read the history through this airkube web server instead of a database "
         "(default, without --db-url: the one installed in the cluster, over a port-forward).",
@@ -155,7 +156,7 @@ def _token(token: str | None, kubeconfig: str | None, context: str | None) -> st
 def url_remote(url: str, token: str) -> Remote:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        fail(f"--server {url!r} is not an http:// or https:// URL")
+        fail(f"--web-url {url!r} is not an http:// or https:// URL")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     host, port = parts.hostname, parts.port
 

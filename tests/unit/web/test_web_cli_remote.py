@@ -1,4 +1,4 @@
-"""The CLI's database commands through the in-cluster web server (``--server URL``, the seam
+"""The CLI's database commands through the in-cluster web server (``--web-url URL``, the seam
 the port-forward uses too): the same output as from the database itself, the user's token
 sent, and the server's refusals as one line."""
 
@@ -96,7 +96,7 @@ def test_through_the_server_the_output_is_the_databases(
     db: str, server: str, command: list[str]
 ) -> None:
     direct = cli(*command, "--db-url", db)
-    remote = cli(*command, "--server", server, "--token", "alice")
+    remote = cli(*command, "--web-url", server, "--token", "alice")
     assert direct[0] == remote[0] == 0, remote[1]
     # Where the records came from is named only when there are none.
     where = re.compile(r"recorded in .*$", re.M)
@@ -108,7 +108,7 @@ def test_through_the_server_the_output_is_the_databases(
 def test_a_user_the_review_refuses_gets_one_line_naming_the_verb_and_namespace(
     server: str,
 ) -> None:
-    code, out = cli("history", "etl", "-n", "data", "--server", server, "--token", "bob")
+    code, out = cli("history", "etl", "-n", "data", "--web-url", server, "--token", "bob")
     assert code == 1
     assert out.startswith(f"airkube: the airkube web server at {server} answered 403: ")
     assert 'cannot list resource "dagruns.airkube.io" in namespace "data"' in out
@@ -116,27 +116,27 @@ def test_a_user_the_review_refuses_gets_one_line_naming_the_verb_and_namespace(
 
 
 def test_a_token_the_api_server_refuses_is_401(server: str) -> None:
-    code, out = cli("tries", "etl-1", "-n", "data", "--server", server, "--token", "mallory")
+    code, out = cli("tries", "etl-1", "-n", "data", "--web-url", server, "--token", "mallory")
     assert code == 1
     assert "answered 401: the Kubernetes API did not accept this token" in out
 
 
 def test_a_run_the_database_lacks_is_one_line(server: str) -> None:
-    code, out = cli("tries", "gone", "-n", "data", "--server", server, "--token", "alice")
+    code, out = cli("tries", "gone", "-n", "data", "--web-url", server, "--token", "alice")
     assert code == 1
     assert "run gone is not in the metadata database of the airkube web server" in out
 
 
 def test_an_unreachable_server_is_one_line() -> None:
     code, out = cli(
-        "history", "etl", "-n", "data", "--server", "http://127.0.0.1:9", "--token", "alice"
+        "history", "etl", "-n", "data", "--web-url", "http://127.0.0.1:9", "--token", "alice"
     )
     assert code == 1
     assert out.startswith("airkube: talking to the airkube web server at http://127.0.0.1:9: ")
 
 
 def test_a_bad_server_url_is_one_line() -> None:
-    code, out = cli("history", "etl", "-n", "data", "--server", "ftp://x", "--token", "a")
+    code, out = cli("history", "etl", "-n", "data", "--web-url", "ftp://x", "--token", "a")
     assert code == 1
     assert "is not an http:// or https:// URL" in out
 
@@ -150,7 +150,7 @@ def test_a_kubeconfig_without_a_token_asks_for_one(tmp_path: Path, server: str) 
         "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
     )
     code, out = cli(
-        "history", "etl", "-n", "data", "--server", server, "--kubeconfig", str(kubeconfig)
+        "history", "etl", "-n", "data", "--web-url", server, "--kubeconfig", str(kubeconfig)
     )
     assert code == 1
     assert "give --token" in out
@@ -158,7 +158,7 @@ def test_a_kubeconfig_without_a_token_asks_for_one(tmp_path: Path, server: str) 
         kubeconfig.read_text().replace("{username: a, password: b}", "{token: alice}")
     )
     code, out = cli(
-        "history", "etl", "-n", "data", "--server", server, "--kubeconfig", str(kubeconfig)
+        "history", "etl", "-n", "data", "--web-url", server, "--kubeconfig", str(kubeconfig)
     )
     assert code == 0, out
     assert "etl-1" in out
