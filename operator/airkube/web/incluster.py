@@ -88,7 +88,9 @@ class InClusterMiddleware:
             return JSONResponse({"message": str(error)}, error.status, headers=headers)
         if isinstance(error, AuthError):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return login_page(request, 401, str(error), target)
+            # A first visit just shows the form; a token that failed says why.
+            message = str(error) if bearer_token(request) else ""
+            return login_page(request, 401, message, target)
         return pages.error_page(error.status, str(error), request.app.state.namespace)
 
 

@@ -69,6 +69,11 @@ def test_a_page_without_a_token_is_the_login_page_with_401(client: TestClient) -
     assert answer.status_code == 401
     assert '<form method="post" action="/login">' in answer.text
     assert 'value="/ui/namespaces/data/dags?search=e"' in answer.text
+    assert 'class="error"' not in answer.text  # a first visit: no complaint yet
+    client.cookies.set(TOKEN_COOKIE, "expired")
+    again = client.get("/ui/namespaces/data/dags")
+    assert again.status_code == 401
+    assert "did not accept this token" in again.text
 
 
 def test_a_token_the_api_server_refuses_is_401(client: TestClient, backend: FakeBackend) -> None:
@@ -96,6 +101,7 @@ def test_kubernetes_refusals_pass_through_as_403(client: TestClient, backend: Fa
     assert answer.status_code == 403
     page = client.get("/ui/namespaces/data/dags", headers=bearer("bob"))
     assert page.status_code == 403
+    assert "<h1>Forbidden</h1>" in page.text
     assert "forbidden" in page.text
 
 
