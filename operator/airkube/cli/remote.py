@@ -179,16 +179,22 @@ def remote_for(
 ) -> Remote | None:
     """Where the command reads the database's records: a web server, or None for the
     database itself (see the module's docstring)."""
-    from airkube.kube.client import in_cluster
+    from kubernetes import client
+
+    from airkube.kube.client import KubeConfigError, KubeTarget, api_client, in_cluster
 
     if server:
         return url_remote(server, _token(token, kubeconfig, context))
     if _db_url_given() or in_cluster():
         return None
-    found = find_web_service(kubeconfig, context)
+    try:
+        core = client.CoreV1Api(api_client(KubeTarget(kubeconfig, context), pool_size=2))
+    except KubeConfigError:
+        return None
+    found = find_web_service(core)
     if found is None:
         return None
-    return forwarded_remote(found, _token(token, kubeconfig, context), kubeconfig, context)
+    return forwarded_remote(core, found, _token(token, kubeconfig, context))
 
 
 @dataclass(frozen=True)
@@ -200,18 +206,11 @@ class WebService:
     """The Service's target port: a number or a container port's name."""
 
 
-def find_web_service(kubeconfig: str | None, context: str | None) -> WebService | None:
+def find_web_service(core: Any) -> WebService | None:
     """The installed web server's Service, None when there is none (or none this user sees)."""
-    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    from airkube.kube.client import KubeConfigError, KubeTarget, api_client
-
-    try:
-        core: Any = client.CoreV1Api(api_client(KubeTarget(kubeconfig, context), pool_size=2))
-    except KubeConfigError:
-        return None
     items: list[Any] = []
     try:
         items = core.list_service_for_all_namespaces(label_selector=WEB_SELECTOR).items
@@ -266,15 +265,8 @@ def _ready_pod(core: Any, service: WebService) -> tuple[str, int]:
     )
 
 
-def forwarded_remote(
-    service: WebService, token: str, kubeconfig: str | None, context: str | None
-) -> Remote:
+def forwarded_remote(core: Any, service: WebService, token: str) -> Remote:
     """The web server through a port-forward to one of its pods, opened per request."""
-    from kubernetes import client
-
-    from airkube.kube.client import KubeTarget, api_client
-
-    core = client.CoreV1Api(api_client(KubeTarget(kubeconfig, context), pool_size=2))
     pod, port = _ready_pod(core, service)
 
     def connect() -> Any:
