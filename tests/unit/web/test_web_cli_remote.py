@@ -5,9 +5,12 @@ sent, and the server's refusals as one line."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 from auth_fakes import FakeBackend
@@ -162,3 +165,61 @@ def test_a_kubeconfig_without_a_token_asks_for_one(tmp_path: Path, server: str) 
     )
     assert code == 0, out
     assert "etl-1" in out
+
+
+class FakeForward:
+    """Stands for kubernetes.stream.portforward's PortForward: its socket reaches the
+    in-process server instead of a pod (the websocket needs a real kubelet)."""
+
+    opened: ClassVar[list[FakeForward]] = []
+
+    def __init__(self, address: tuple[str, int], pod: str, namespace: str, ports: str) -> None:
+        self.sock = socket.create_connection(address)
+        self.where = (pod, namespace, ports)
+        self.closed = False
+        FakeForward.opened.append(self)
+
+    def socket(self, port: int) -> socket.socket:
+        assert str(port) == self.where[2]
+        return self.sock
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+def test_over_a_port_forward_each_request_opens_and_closes_its_own(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kubernetes.stream
+
+    from airkube.cli.remote import WebService, forwarded_remote
+
+    address = ("127.0.0.1", int(server.rsplit(":", 1)[1]))
+    FakeForward.opened.clear()
+
+    def portforward(method: Any, pod: str, namespace: str, ports: str) -> FakeForward:
+        assert method == "connect"
+        return FakeForward(address, pod, namespace, ports)
+
+    monkeypatch.setattr(kubernetes.stream, "portforward", portforward)
+    core = SimpleNamespace(
+        connect_get_namespaced_pod_portforward="connect",
+        list_namespaced_pod=lambda namespace, label_selector: SimpleNamespace(
+            items=[
+                SimpleNamespace(
+                    metadata=SimpleNamespace(name="web-0"),
+                    status=SimpleNamespace(
+                        conditions=[SimpleNamespace(type="Ready", status="True")]
+                    ),
+                )
+            ]
+        ),
+    )
+    web = WebService("airkube", "ops-airkube-web", {"app": "web"}, 8080)
+    remote = forwarded_remote(core, web, "alice")
+    assert [r.name for r in remote.history("data", "etl", 5)] == ["etl-1", "etl-0"]
+    assert remote.stored_log("data", "etl-1", "load", 1) == b"<b>one</b>\n"
+    assert [f.where for f in FakeForward.opened] == [("web-0", "airkube", "8080")] * 2
+    assert all(f.closed for f in FakeForward.opened)
+    assert "port-forward to web-0" in remote.where
