@@ -179,14 +179,26 @@ class Authenticator:
             self._keep(self._reviews, key, found)
         return found
 
+    def require(
+        self, who: Identity, verb: str, resource: str, namespace: str, needed_by: str = ""
+    ) -> None:
+        """Raises ForbiddenError unless ``who`` may ``verb`` ``resource`` in ``namespace``."""
+        if not self.allowed(who, verb, resource, namespace):
+            raise ForbiddenError(
+                f'forbidden: user "{who.username}" cannot {verb} resource '
+                f'"{resource}.{GROUP}" in namespace "{namespace}"'
+                + (f", which {needed_by} needs" if needed_by else "")
+            )
+
     def require_history(self, who: Identity, namespace: str) -> None:
         """Raises ForbiddenError unless ``who`` may read ``namespace``'s history."""
-        if not self.allowed(who, HISTORY_VERB, HISTORY_RESOURCE, namespace):
-            raise ForbiddenError(
-                f'forbidden: user "{who.username}" cannot {HISTORY_VERB} resource '
-                f'"{HISTORY_RESOURCE}.{GROUP}" in namespace "{namespace}", which the '
-                "history in the metadata database needs"
-            )
+        self.require(
+            who,
+            HISTORY_VERB,
+            HISTORY_RESOURCE,
+            namespace,
+            "the history in the metadata database",
+        )
 
 
 class KubeBackend:

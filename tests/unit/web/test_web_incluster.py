@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from auth_fakes import FakeBackend
+from auth_fakes import ALICE, FakeBackend
+from fastapi import Request
 from fastapi.testclient import TestClient
-from web_fakes import FakeHistory, stored_run, stored_try
+from web_fakes import FakeCluster, FakeHistory, stored_run, stored_try
 
+from airkube.web import context
+from airkube.web.app import create_app
 from airkube.web.auth import Authenticator, token_key
 from airkube.web.incluster import TOKEN_COOKIE, create_incluster_app
 
@@ -239,3 +242,37 @@ def test_the_stored_records_as_the_cli_reads_them(client: TestClient) -> None:
         "/api/v1/namespaces/data/recorded/runs/nope/tries", headers=bearer("alice")
     )
     assert missing.status_code == 404
+
+
+def test_routes_check_what_the_server_reads_for_all_with_context_require(
+    auth: Authenticator, backend: FakeBackend
+) -> None:
+    app = create_incluster_app(auth, namespace="data")
+
+    @app.get("/api/v1/namespaces/{namespace}/probe")
+    def probe(request: Request, namespace: str) -> dict[str, str | None]:
+        context.require(request, "watch", "dagruns", namespace)
+        who = context.identity(request)
+        return {"user": who.username if who else None}
+
+    backend.allowed.add((ALICE.username, "watch", "dagruns", "data"))
+    web = TestClient(app)
+    ok = web.get("/api/v1/namespaces/data/probe", headers=bearer("alice"))
+    assert ok.json() == {"user": ALICE.username}
+    refused = web.get("/api/v1/namespaces/other/probe", headers=bearer("alice"))
+    assert refused.status_code == 403
+    assert (
+        'cannot watch resource "dagruns.airkube.io" in namespace "other"'
+        in refused.json()["message"]
+    )
+
+
+def test_on_the_local_server_context_require_allows_and_there_is_no_identity() -> None:
+    app = create_app(FakeCluster(), None)
+
+    @app.get("/probe")
+    def probe(request: Request) -> dict[str, bool]:
+        context.require(request, "watch", "dagruns", "any")
+        return {"identity": context.identity(request) is not None}
+
+    assert TestClient(app).get("/probe").json() == {"identity": False}
