@@ -12,7 +12,7 @@ accepted from this server's own pages only (Origin and Sec-Fetch-Site checked).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -132,7 +132,7 @@ async def login(request: Request) -> Response:
     target = _safe_next((form.get("next") or ["/"])[0])
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        session = await run_in_threadpool(authenticator.session, token)
+        await run_in_threadpool(authenticator.session, token)
     except DataError as e:
         return login_page(request, e.status, str(e), target)
     answer = RedirectResponse(target, status_code=303)
@@ -144,7 +144,6 @@ async def login(request: Request) -> Response:
         secure=request.url.scheme == "https",
         path="/",
     )
-    answer.headers["X-Airkube-User"] = quote(session.identity.username)
     return answer
 
 
