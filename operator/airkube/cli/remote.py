@@ -37,6 +37,8 @@ from airkube.cli.common import fail
 WEB_SELECTOR = "app.kubernetes.io/component=web,app.kubernetes.io/part-of=airkube"
 DEFAULT_WEB_NAMESPACE = "airkube"
 TIMEOUT = 30.0
+DISCOVERY_TIMEOUT = 5.0
+"""Looking for the web server must not hold up a command whose cluster is unreachable."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,13 +215,17 @@ def find_web_service(core: Any) -> WebService | None:
 
     items: list[Any] = []
     try:
-        items = core.list_service_for_all_namespaces(label_selector=WEB_SELECTOR).items
+        items = core.list_service_for_all_namespaces(
+            label_selector=WEB_SELECTOR, _request_timeout=DISCOVERY_TIMEOUT
+        ).items
     except ApiException as e:
         if e.status != 403:
             return None
         namespace = os.environ.get("AIRKUBE_WEB_NAMESPACE") or DEFAULT_WEB_NAMESPACE
         try:
-            items = core.list_namespaced_service(namespace, label_selector=WEB_SELECTOR).items
+            items = core.list_namespaced_service(
+                namespace, label_selector=WEB_SELECTOR, _request_timeout=DISCOVERY_TIMEOUT
+            ).items
         except ApiException:
             return None
     except HTTPError:

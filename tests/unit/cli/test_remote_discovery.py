@@ -49,13 +49,13 @@ class FakeCore:
         self.pods: list[Any] = []
         self.calls: list[tuple[str, str | None, str]] = []
 
-    def list_service_for_all_namespaces(self, label_selector: str) -> Any:
+    def list_service_for_all_namespaces(self, label_selector: str, **_: Any) -> Any:
         self.calls.append(("all", None, label_selector))
         if not self.cluster_wide:
             raise ApiException(status=403, reason="Forbidden")
         return SimpleNamespace(items=self.services)
 
-    def list_namespaced_service(self, namespace: str, label_selector: str) -> Any:
+    def list_namespaced_service(self, namespace: str, label_selector: str, **_: Any) -> Any:
         self.calls.append(("services", namespace, label_selector))
         return SimpleNamespace(
             items=[s for s in self.services if s.metadata.namespace == namespace]
