@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from airkube import __version__
-from airkube.cli import dagfiles, runs, ui
+from airkube.cli import dagfiles, runs, ui, web
 from airkube.cli.common import (
     TIME_FORMS,
     CommandGroup,
@@ -29,6 +29,7 @@ from airkube.cli.common import (
 )
 from airkube.cli.logstore_options import log_store_options, log_store_settings
 from airkube.cli.output import emit, output_option, print_table, state_text
+from airkube.cli.remote import remote_for, server_options
 from airkube.kube.client import KubeConfigError, KubeTarget
 
 
@@ -528,6 +529,7 @@ def render_task(
 @click.option("--limit", default=25, show_default=True, type=click.IntRange(1, 10_000))
 @output_option
 @db_option
+@server_options
 @kubeconfig_option
 @context_option
 def history(
@@ -536,19 +538,27 @@ def history(
     limit: int,
     output: str | None,
     db_url: str,
+    server: str | None,
+    token: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
-    """List DAG's past runs from the metadata database (deleted DAGRuns included)."""
+    """List DAG's past runs from the metadata database (deleted DAGRuns included): directly
+    with --db-url, else through the cluster's airkube web server when it has one."""
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
 
     ns = namespace or current_namespace(kubeconfig, context)
-    try:
-        with Store.from_url(db_url, migrate=False) as store:
-            runs = store.list_runs(ns, dag, limit)
-    except StoreError as e:
-        fail(str(e))
+    remote = remote_for(server, token, kubeconfig, context)
+    runs: list[Any]
+    if remote is not None:
+        runs, where = remote.history(ns, dag, limit), remote.where
+    else:
+        try:
+            with Store.from_url(db_url, migrate=False) as store:
+                runs, where = store.list_runs(ns, dag, limit), str(store.url)
+        except StoreError as e:
+            fail(str(e))
     if output:
         emit(
             [
@@ -568,7 +578,7 @@ def history(
         )
         return
     if not runs:
-        click.echo(f"no runs of DAG {dag} in namespace {ns} recorded in {store.url}")
+        click.echo(f"no runs of DAG {dag} in namespace {ns} recorded in {where}")
         return
     rows = []
     for r in runs:
@@ -598,6 +608,7 @@ for command in (runs.get, runs.logs, runs.tries, runs.cancel, runs.clear, runs.m
 for command in dagfiles.COMMANDS:
     main.add_command(command)
 main.add_command(ui.ui)
+main.add_command(web.web)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ mark failed)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from airkube.cli.output import (
     state_text,
     styled,
 )
+from airkube.cli.remote import Remote, remote_for, server_options
 from airkube.core.graph import tree_lines
 from airkube.core.logs import LogState
 
@@ -255,6 +256,7 @@ def _one_line(text: str, limit: int = 120) -> str:
 @namespace_option
 @db_option
 @s3_options
+@server_options
 @kubeconfig_option
 @context_option
 def logs(
@@ -269,6 +271,8 @@ def logs(
     log_s3_prefix: str,
     log_s3_endpoint: str | None,
     log_s3_region: str | None,
+    server: str | None,
+    token: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
@@ -276,7 +280,8 @@ def logs(
 
     While the try's pod exists its log is read from the pod; afterwards from the log store
     the operator captured it into when the try ended (the metadata database, --db-url, or
-    an S3-compatible bucket, --log-s3-*): the same text either way.
+    an S3-compatible bucket, --log-s3-*; without --db-url, through the cluster's airkube
+    web server when it has one): the same text either way.
     """
     from kubernetes import client
 
@@ -290,6 +295,7 @@ def logs(
         task,
         db_url,
         s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
+        remote=lambda: remote_for(server, token, kubeconfig, context),
     )
     body = _read_run_or_none(custom, ns, run)
     latest = reader.latest_try(body)
@@ -321,12 +327,29 @@ def _read_run_or_none(custom: Any, namespace: str, name: str) -> dict[str, Any] 
 class _LogReader:
     """A task's logs: from its pods while they exist, else from the log store."""
 
-    def __init__(self, namespace: str, run: str, task: str, db_url: str, s3: Any) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        run: str,
+        task: str,
+        db_url: str,
+        s3: Any,
+        remote: Callable[[], Remote | None] = lambda: None,
+    ) -> None:
         self.namespace, self.run, self.task = namespace, run, task
         self.db_url = db_url
         self.s3 = s3
         self._store: Any = None
         self._store_error: str | None = None
+        self._find_remote = remote
+        self._remote: Remote | bool | None = False
+        """False: not looked for yet (only a log no pod has any more needs it)."""
+
+    def remote(self) -> Remote | None:
+        """The web server the stored logs are read through, None: the database itself."""
+        if self._remote is False:
+            self._remote = self._find_remote()
+        return self._remote if isinstance(self._remote, Remote) else None
 
     def store(self) -> Any:
         """The metadata database (None, with the reason kept, when it cannot be opened)."""
@@ -365,6 +388,11 @@ class _LogReader:
         return max(tries)
 
     def _recorded_tries(self) -> list[int]:
+        remote = self.remote()
+        if remote is not None:
+            found = remote.tries(self.namespace, self.run)
+            rows: list[Any] = [] if found is None else list(found.tries)
+            return [r.try_number for r in rows if r.task_name == self.task and r.try_number > 0]
         store = self.store()
         if store is None:
             return []
@@ -414,6 +442,12 @@ class _LogReader:
     def _print_stored(self, n: int) -> None:
         from airkube.logstore.reading import LogReadError, read_stored_log
 
+        remote = self.remote()
+        if remote is not None:
+            _echo_log(
+                remote.stored_log(self.namespace, self.run, self.task, n).decode(errors="replace")
+            )
+            return
         store = self.store()
         if store is None:
             fail(
@@ -482,6 +516,7 @@ def tries_view(tries: list[Any], logs: list[Any]) -> list[dict[str, Any]]:
 @namespace_option
 @output_option
 @db_option
+@server_options
 @kubeconfig_option
 @context_option
 def tries(
@@ -490,25 +525,38 @@ def tries(
     namespace: str | None,
     output: str | None,
     db_url: str,
+    server: str | None,
+    token: str | None,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
     """List every try of RUN's tasks (or of TASK) from the metadata database: when it was
     queued, started and ended, its pod and node, exit code, reason, message, output, and
-    whether its log is stored (kubectl airkube logs RUN TASK --try N prints it)."""
+    whether its log is stored (kubectl airkube logs RUN TASK --try N prints it). The
+    database is read directly with --db-url, else through the cluster's airkube web server
+    when it has one."""
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
 
     ns = namespace or current_namespace(kubeconfig, context)
-    try:
-        with Store.from_url(db_url, migrate=False) as store:
-            recorded = store.get_run(ns, run)
-            if recorded is None:
-                fail(f"run {run} is not in the metadata database {store.url} (namespace {ns})")
-            rows = store.task_tries(ns, run, uid=recorded.uid)
-            captured = store.task_logs(ns, run, uid=recorded.uid)
-    except StoreError as e:
-        fail(str(e))
+    remote = remote_for(server, token, kubeconfig, context)
+    rows: list[Any]
+    captured: list[Any]
+    if remote is not None:
+        found = remote.tries(ns, run)
+        if found is None:
+            fail(f"run {run} is not in the metadata database of {remote.where} (namespace {ns})")
+        rows, captured = list(found.tries), list(found.logs)
+    else:
+        try:
+            with Store.from_url(db_url, migrate=False) as store:
+                recorded = store.get_run(ns, run)
+                if recorded is None:
+                    fail(f"run {run} is not in the metadata database {store.url} (namespace {ns})")
+                rows = store.task_tries(ns, run, uid=recorded.uid)
+                captured = store.task_logs(ns, run, uid=recorded.uid)
+        except StoreError as e:
+            fail(str(e))
     if task is not None:
         rows = [r for r in rows if r.task_name == task]
         if not rows:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airkube import __version__
-from airkube.web import api, pages
+from airkube.web import api, pages, records
 from airkube.web.data import Cluster, DataError, History
 from airkube.web.security import LocalSecurity, SecurityMiddleware
 from airkube.web.service import Service
@@ -47,6 +47,7 @@ def create_app(
         return JSONResponse({"message": str(error)}, status_code=error.status)
 
     app.include_router(api.router)
+    app.include_router(records.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if security is not None:

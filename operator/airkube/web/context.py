@@ -8,10 +8,36 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from airkube.web.auth import Authenticator, Identity
 from airkube.web.service import Service
 
 
 def service(request: Request) -> Service:
-    """The service answering ``request``."""
+    """The service answering ``request``: in the cluster, the one its user's token gave
+    (set by :class:`airkube.web.incluster.InClusterMiddleware`); else the app's."""
+    own: Service | None = getattr(request.state, "airkube_service", None)
+    if own is not None:
+        return own
     found: Service = request.app.state.service
     return found
+
+
+def identity(request: Request) -> Identity | None:
+    """Who is asking, in the cluster (as their token's SelfSubjectReview said); None on the
+    local server, where the one user is the kubeconfig's. What a write should record as
+    the user who made it."""
+    found: Identity | None = getattr(request.state, "airkube_identity", None)
+    return found
+
+
+def require(request: Request, verb: str, resource: str, namespace: str) -> None:
+    """In the cluster, raises :class:`~airkube.web.auth.ForbiddenError` (403) unless the
+    request's user may ``verb`` ``resource``.airkube.io in ``namespace`` (a
+    SubjectAccessReview, cached briefly); on the local server it allows everything.
+
+    For what the server reads with its own credentials rather than the user's, such as
+    events from a watch shared by every browser: check before serving them."""
+    who = identity(request)
+    authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+    if who is not None and authenticator is not None:
+        authenticator.require(who, verb, resource, namespace)

@@ -1,0 +1,61 @@
+"""`airkube web`: how it starts the in-cluster server (uvicorn stubbed out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from airkube.cli.main import main
+from airkube.web.incluster import InClusterMiddleware
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]
+users: [{name: u, user: {token: server-token}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+"""
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    return calls
+
+
+def test_it_serves_every_interface_with_tokens_required(
+    tmp_path: Path, started: list[dict[str, Any]]
+) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(KUBECONFIG)
+    db = f"sqlite:///{tmp_path / 'none.db'}"
+    result = CliRunner().invoke(
+        main, ["web", "--kubeconfig", str(kubeconfig), "--db-url", db, "--port", "9000"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "serving http://0.0.0.0:9000 (every request needs a token)" in result.output
+    [call] = started
+    assert (call["host"], call["port"], call["ssl_certfile"]) == ("0.0.0.0", 9000, None)
+    assert any(m.cls is InClusterMiddleware for m in call["app"].user_middleware)
+
+
+def test_a_certificate_without_its_key_is_one_line(tmp_path: Path) -> None:
+    cert = tmp_path / "tls.crt"
+    cert.write_text("x")
+    result = CliRunner().invoke(main, ["web", "--tls-cert", str(cert)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "airkube: --tls-cert and --tls-key go together: give both, or neither (TLS at an ingress)"
+    )
+
+
+def test_a_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["web", "--kubeconfig", str(tmp_path / "missing")])
+    assert result.exit_code == 1
+    assert result.output.startswith("airkube: cannot load kubeconfig")
