@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airkube import __version__
-from airkube.web import api, pages
+from airkube.web import actions_api, actions_pages, api, pages
+from airkube.web.csrf import CSRFMiddleware
 from airkube.web.data import Cluster, DataError, History
 from airkube.web.security import LocalSecurity, SecurityMiddleware
 from airkube.web.service import Service
@@ -22,8 +23,10 @@ def create_app(
     *,
     security: LocalSecurity | None = None,
     namespace: str = "default",
+    user: str | None = None,
 ) -> FastAPI:
     """The server reading ``cluster`` and ``history`` (None: no metadata database).
+    ``user``: who the actions are recorded as made by (the kubeconfig's user).
 
     ``security`` None serves anyone who reaches it: only for tests and behind a proxy
     that authenticates."""
@@ -36,7 +39,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.service = Service(cluster, history)
+    app.state.service = Service(cluster, history, user)
     app.state.namespace = namespace
 
     @app.exception_handler(DataError)
@@ -48,7 +51,13 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(actions_api.router)
+    app.include_router(actions_pages.router)
+    actions_api.add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Every write is checked for a cross-site origin and this session's token (inside the
+    # local server's guard, which is added last so that it runs first).
+    app.add_middleware(CSRFMiddleware)
     if security is not None:
         app.add_middleware(SecurityMiddleware, security=security)
     return app

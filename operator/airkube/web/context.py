@@ -6,12 +6,24 @@ API, the pages and the live streams."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 
 from airkube.web.service import Service
+
+if TYPE_CHECKING:
+    from airkube.web.actions import Actions
 
 
 def service(request: Request) -> Service:
     """The service answering ``request``."""
     found: Service = request.app.state.service
     return found
+
+
+def actions(request: Request) -> Actions:
+    """The write actions for ``request``'s user, through its service."""
+    from airkube.web.actions import Actions
+
+    return Actions(service(request))
