@@ -110,8 +110,8 @@ class ParamField(Model):
     default_text: str = ""
     enum: list[Any] | None = None
     description: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     min_length: int | None = None
     max_length: int | None = None
 
