@@ -1,7 +1,7 @@
 """The write actions in a real browser against the local cluster: a run started from the
 trigger form (generated from the DAG's params, checked on the server) succeeds; mark and
 clear work from the run page, each through its preview. Screenshots: trigger-form.png,
-clear-preview.png."""
+clear-preview.png. The DAG list's pause toggle works too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 from playwright.sync_api import Page, expect
 
+from airkube.api import GROUP, VERSION
 from airkube.kube.identity import review_user
 from airkube.web.app import create_app
 from airkube.web.data import KubeCluster
@@ -58,7 +59,14 @@ def test_a_run_started_from_the_trigger_form_succeeds(
         },
         tasks=[task("fetch", podTemplate=sim(duration="1s")), task("store", "fetch")],
     )
-    page.goto(f"{site}/ui/namespaces/{namespace}/dags/shop")
+    page.goto(f"{site}/ui/namespaces/{namespace}/dags")
+    toggle = page.locator("form.toggle button")
+    expect(toggle).to_have_text("active")
+    toggle.click()  # the pause toggle: a POST with the session's CSRF token
+    expect(toggle).to_have_text("paused")
+    dag = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "dags", "shop")
+    assert dag["spec"]["paused"] is True
+    page.get_by_role("link", name="shop").click()
     page.get_by_role("link", name="Trigger…").click()
     expect(page.locator("#param-rows")).to_have_value("2")
     expect(page.locator("#trigger-form")).to_contain_text("rows to load")
@@ -83,7 +91,7 @@ def test_a_run_started_from_the_trigger_form_succeeds(
     expect(page).to_have_url(re.compile(r"/runs/shop-from-form$"))
     reload_until_run_is(page, "Succeeded")
     run = custom.get_namespaced_custom_object(
-        "airkube.io", "v1alpha1", namespace, "dagruns", "shop-from-form"
+        GROUP, VERSION, namespace, "dagruns", "shop-from-form"
     )
     assert run["spec"]["params"] == {"rows": 5, "mode": "delta"}
 
