@@ -193,7 +193,16 @@ def run_action_form(
         "upstream": False,
         "only_failed": query.get("onlyFailed") == "true",
     }
-    return _run_page(request, namespace, dag, run, action, query.getlist("task"), options)
+    preview: Any = None
+    errors: dict[str, str] = {}
+    if action == "cancel":  # nothing to choose: what it would change, at once
+        try:
+            preview = context.actions(request).cancel(namespace, run, apply=False)
+        except DataError as e:
+            errors = _errors(e)
+    return _run_page(
+        request, namespace, dag, run, action, query.getlist("task"), options, preview, errors
+    )
 
 
 async def run_action_post(

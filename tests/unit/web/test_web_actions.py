@@ -402,3 +402,12 @@ def test_now_is_the_default_logical_date(cluster: WritableCluster) -> None:
     preview = client.post(f"{API}/etl/runs?dryRun=true", json={}).json()
     assert datetime.fromisoformat(preview["logicalDate"]) >= before
     assert preview["requestedBy"] is None
+
+
+def test_the_cancel_page_shows_its_preview_at_once(cluster: WritableCluster) -> None:
+    client, _ = page_client(cluster)
+    page = client.get(f"{UI}/etl/runs/etl-2/cancel")
+    assert "cancel the run: 2 unfinished task(s) Skipped, 1 pod(s) stopped" in page.text
+    ended = client.get(f"{UI}/etl/runs/etl-1/cancel")
+    assert "already ended Failed" in ended.text
+    assert writes(cluster) == []
