@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from airkube.core.requests import TIME_FORMS as TIME_FORMS  # the commands' help says it
 from airkube.kube.client import KubeConfigError, KubeTarget, in_cluster
 
 
@@ -146,38 +147,36 @@ def dag_spec(body: dict[str, Any]) -> Any:
     return spec
 
 
-TIME_FORMS = (
-    "a date (2026-11-01) or a date and time (2026-11-01T06:00), read in the DAG's "
-    "timezone, or with a zone (2026-11-01T06:00:00Z, 2026-11-01T06:00:00+01:00)"
-)
-"""The times the commands accept, as their help and their errors say it."""
-
-
 def parse_time(text: str, what: str) -> datetime:
     """The one reader of the times people type (ISO 8601): aware when ``text`` names a
     zone, naive (wall-clock time, a date alone is its midnight) when it does not; place a
     naive one with :func:`dag_time`. Bad input is one line naming ``what``, the value and
     the accepted forms."""
-    from airkube.api.dates import date_range_problem
+    from airkube.core.requests import TimeError, read_time
 
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"{what}: {text!r} is not a time; give {TIME_FORMS}")
-    problem = date_range_problem(value)
-    if problem:
-        fail(f"{what}: {problem}")
-    return value
+        return read_time(text, what)
+    except TimeError as e:
+        fail(str(e))
 
 
 def dag_time(value: datetime, timezone: str | None) -> datetime:
     """``value`` as an aware UTC instant: a time without a zone is wall-clock time in the
     DAG's ``timezone`` (UTC when it has none), read as the DAG's own dates are."""
-    from airkube.api.schedule import timezone_problem
-    from airkube.core.cron import to_utc
+    from airkube.core.requests import TimeError, in_dag_zone
 
-    zone = timezone or "UTC"
-    problem = timezone_problem(zone) if value.tzinfo is None else None
-    if problem:
-        fail(f"the DAG's {problem}")
-    return to_utc(value, zone)
+    try:
+        return in_dag_zone(value, timezone)
+    except TimeError as e:
+        fail(str(e))
+
+
+def who_am_i(custom: Any, kubeconfig: str | None, context: str | None) -> str | None:
+    """Who the commands' writes are recorded as made by (a SelfSubjectReview, else the
+    kubeconfig's user)."""
+    from airkube.kube.identity import current_user, kubeconfig_user
+
+    client = getattr(custom, "api_client", None)
+    if client is None:
+        return kubeconfig_user(kubeconfig, context)
+    return current_user(client, kubeconfig, context)

@@ -26,6 +26,7 @@ from airkube.cli.common import (
     parse_time,
     read_dag,
     split_param,
+    who_am_i,
 )
 from airkube.cli.logstore_options import log_store_options, log_store_settings
 from airkube.cli.output import emit, output_option, print_table, state_text
@@ -257,12 +258,9 @@ def trigger(
     context: str | None,
 ) -> None:
     """Start a manual run of DAG."""
-    from kubernetes.client.exceptions import ApiException
-
-    from airkube.api import GROUP, VERSION, DagRef, DAGRunSpec, RunType
-    from airkube.core.params import param_from_text, resolve_params
-    from airkube.core.run_names import dagrun_manifest, manual_run_name
-    from airkube.kube.apply import api_message
+    from airkube.core.params import ParamsError, param_from_text
+    from airkube.core.requests import trigger_plan
+    from airkube.kube.writes import WriteError, create_dagrun
 
     typed = parse_time(logical_date, "--logical-date") if logical_date else None
     ns = namespace or current_namespace(kubeconfig, context)
@@ -271,30 +269,28 @@ def trigger(
     dag_params = (dag_body.get("spec") or {}).get("params")
     timezone = (dag_body.get("spec") or {}).get("timezone")
     when = dag_time(typed, timezone) if typed is not None else datetime.now(UTC)
-    name = run_name or manual_run_name(dag, when)
     values = {}
     for text in params:
         key, raw = split_param(text)
         values[key] = param_from_text(dag_params, key, raw)
-    problems = resolve_params(dag_params, values).problems
-    if problems:
-        fail("; ".join(problems))
-    spec = DAGRunSpec(
-        dag_ref=DagRef(name=dag), run_type=RunType.MANUAL, logical_date=when, params=values or None
-    )
-    body = dagrun_manifest(ns, name, spec)
     try:
-        created = custom.create_namespaced_custom_object(
-            GROUP, VERSION, ns, "dagruns", body, field_validation="Strict"
+        plan = trigger_plan(
+            ns, dag, dag_params, values, when, run_name, who_am_i(custom, kubeconfig, context)
         )
-    except ApiException as e:
+    except ParamsError as e:
+        fail(str(e))
+    try:
+        created = create_dagrun(custom, ns, plan.manifest)
+    except WriteError as e:
         if e.status == 409:
-            fail(f"DAGRun {name} already exists in {ns}: pass another --logical-date or --name")
-        fail(f"creating DAGRun {name}: {api_message(e)}")
+            fail(
+                f"DAGRun {plan.name} already exists in {ns}: pass another --logical-date or --name"
+            )
+        fail(str(e))
     if output:
         emit(created, output)
         return
-    click.echo(f"dagrun.airkube.io/{name} created in {ns}")
+    click.echo(f"dagrun.airkube.io/{plan.name} created in {ns}")
 
 
 @main.command()
@@ -337,45 +333,29 @@ def backfill(
     Intervals that already have a run are skipped unless --rerun-failed or --rerun-all;
     the operator starts the runs within the DAG's maxActiveRuns, oldest first.
     """
-    from kubernetes.client.exceptions import ApiException
-
-    from airkube.api import GROUP, VERSION, RunState
-    from airkube.core.backfill import BackfillError, BackfillMode, ExistingRun, backfill_intervals
-    from airkube.core.run_names import dagrun_manifest
-    from airkube.core.timestamps import parse_time as parse_timestamp
-    from airkube.kube.apply import api_message
+    from airkube.api import GROUP, VERSION
+    from airkube.core.backfill import BackfillError, backfill_intervals
+    from airkube.core.requests import backfill_manifest, backfill_mode, existing_runs
+    from airkube.kube.writes import WriteError, create_dagrun, delete_dagrun
 
     if rerun_failed and rerun_all:
         fail("give --rerun-failed or --rerun-all, not both")
-    mode = (
-        BackfillMode.RERUN_ALL
-        if rerun_all
-        else BackfillMode.RERUN_FAILED
-        if rerun_failed
-        else BackfillMode.ONLY_MISSING
-    )
+    mode = backfill_mode(rerun_failed, rerun_all)
     start_typed = parse_time(start_text, "--start")
     end_typed = parse_time(end_text, "--end")
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)
     spec = dag_spec(read_dag(custom, ns, dag))
     start, end = dag_time(start_typed, spec.timezone), dag_time(end_typed, spec.timezone)
-    existing: dict[datetime, ExistingRun] = {}
     listed: Any = custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dagruns")
-    for run in listed["items"]:
-        rspec, status = run.get("spec") or {}, run.get("status") or {}
-        when = parse_timestamp(rspec.get("logicalDate"))
-        if rspec.get("dagRef", {}).get("name") != dag or when is None:
-            continue
-        existing[when] = ExistingRun(
-            run["metadata"]["name"], RunState(status.get("state", RunState.QUEUED))
-        )
+    existing = existing_runs(listed["items"], dag)
     try:
         plan = backfill_intervals(
             dag, spec, start, end, now=datetime.now(UTC), existing=existing, mode=mode
         )
     except BackfillError as e:
         fail(str(e))
+    user = who_am_i(custom, kubeconfig, context) if plan.runs and not dry_run else None
     records: list[dict[str, Any]] = []
 
     def report(record: dict[str, Any], line: str) -> None:
@@ -399,23 +379,13 @@ def backfill(
         if dry_run:
             report({"action": "wouldCreate", **record}, f"would create  {run.name}  ({interval})")
             continue
-        if run.replaces is not None:
-            try:
-                custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, ns, "dagruns", run.replaces.name
-                )
-            except ApiException as e:
-                if e.status != 404:
-                    fail(f"deleting {run.replaces.name} to rerun it: {api_message(e)}")
-            _wait_gone(custom, ns, run.replaces.name)
-        body = dagrun_manifest(ns, run.name, run.spec(dag))
         try:
-            custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, "dagruns", body, field_validation="Strict"
-            )
-        except ApiException as e:
+            if run.replaces is not None:
+                delete_dagrun(custom, ns, run.replaces.name)
+            create_dagrun(custom, ns, backfill_manifest(ns, dag, run, user))
+        except WriteError as e:
             if e.status != 409:
-                fail(f"creating {run.name}: {api_message(e)}")
+                fail(str(e))
             report({"action": "exists", **record}, f"exists  {run.name}")
             continue
         report({"action": "created", **record}, f"created {run.name}  ({interval})")
@@ -423,34 +393,6 @@ def backfill(
         emit(records, output)
     elif not plan.runs:
         click.echo("nothing to backfill")
-
-
-def _wait_gone(custom: Any, namespace: str, name: str, timeout: float = 60) -> None:
-    """Wait (watching) until a DAGRun is deleted, so its name can be used again."""
-    from kubernetes import watch
-
-    from airkube.api import GROUP, VERSION
-
-    w = watch.Watch()
-    listed = custom.list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "dagruns", field_selector=f"metadata.name={name}"
-    )
-    if not listed["items"]:
-        return
-    for event in w.stream(
-        custom.list_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        "dagruns",
-        field_selector=f"metadata.name={name}",
-        resource_version=listed["metadata"]["resourceVersion"],
-        timeout_seconds=int(timeout),
-    ):
-        if event["type"] == "DELETED":
-            w.stop()
-            return
-    fail(f"DAGRun {name} was not deleted within {timeout:.0f}s")
 
 
 @main.command("render-task")

@@ -25,6 +25,7 @@ from airkube.cli.common import (
     kubeconfig_option,
     namespace_option,
     read_object,
+    who_am_i,
 )
 from airkube.cli.logstore_options import s3_options, s3_settings
 from airkube.cli.output import (
@@ -56,18 +57,13 @@ def read_run(custom: Any, namespace: str, name: str) -> dict[str, Any]:
     return body
 
 
-def _patch_run_spec(custom: Any, namespace: str, name: str, spec: dict[str, Any]) -> Any:
-    from kubernetes.client.exceptions import ApiException
-
-    from airkube.api import GROUP, VERSION
-    from airkube.kube.apply import api_message
+def _patch_run(custom: Any, namespace: str, name: str, patch: dict[str, Any]) -> Any:
+    from airkube.kube.writes import WriteError, patch_dagrun
 
     try:
-        return custom.patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dagruns", name, {"spec": spec}, field_validation="Strict"
-        )
-    except ApiException as e:
-        fail(f"updating DAGRun {name}: {api_message(e)}")
+        return patch_dagrun(custom, namespace, name, patch)
+    except WriteError as e:
+        fail(str(e))
 
 
 # The run as a tree ---------------------------------------------------------------------
@@ -631,7 +627,9 @@ def cancel(
     state = (body.get("status") or {}).get("state", RunState.QUEUED.value)
     if state in ENDED:
         fail(f"run {run} has already ended {state}: nothing to cancel")
-    patched = _patch_run_spec(custom, ns, run, {"cancel": True})
+    from airkube.core.requests import cancel_patch
+
+    patched = _patch_run(custom, ns, run, cancel_patch(who_am_i(custom, kubeconfig, context)))
     if output:
         emit(patched, output)
         return
@@ -668,6 +666,7 @@ def clear(
     """
     from airkube.api.dagrun import ClearRequest, TaskStatus
     from airkube.core.plan.clear import ClearError, clear_selection
+    from airkube.core.requests import clear_patch, request_id
 
     ns = namespace or current_namespace(kubeconfig, context)
     custom = custom_api(kubeconfig, context)
@@ -675,7 +674,7 @@ def clear(
     graph, note = _graph(custom, ns, body)
     status = body.get("status") or {}
     request = ClearRequest(
-        id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}",
+        id=request_id(datetime.now(UTC), secrets.token_hex(3)),
         tasks=list(dict.fromkeys(tasks)) or None,
         downstream=downstream,
         only_failed=only_failed,
@@ -698,11 +697,8 @@ def clear(
         if note:
             click.echo(f"note: {note}")
         return
-    # Every field written, null included: a merge patch keeps fields it does not mention.
-    spec: dict[str, Any] = {"clear": request.model_dump(mode="json", by_alias=True)}
-    if body["spec"].get("cancel"):
-        spec["cancel"] = False
-    patched = _patch_run_spec(custom, ns, run, spec)
+    user = who_am_i(custom, kubeconfig, context)
+    patched = _patch_run(custom, ns, run, clear_patch(request, body["spec"], user))
     if output:
         emit(patched, output)
         return
@@ -763,6 +759,7 @@ def mark(
     """
     from airkube.api.dagrun import MarkRequest, TaskStatus
     from airkube.core.plan.mark import MarkError, mark_effect
+    from airkube.core.requests import mark_patch, request_id
 
     if (upstream or downstream) and not tasks:
         fail("--upstream and --downstream need --task: without it the whole run is marked")
@@ -772,7 +769,7 @@ def mark(
     graph, note = _graph(custom, ns, body)
     status = body.get("status") or {}
     request = MarkRequest(
-        id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}",
+        id=request_id(datetime.now(UTC), secrets.token_hex(3)),
         state=_MARK_STATES[mark_state.lower()],
         tasks=list(dict.fromkeys(tasks)) or None,
         upstream=upstream,
@@ -809,11 +806,8 @@ def mark(
         if note:
             click.echo(f"note: {note}")
         return
-    # Every field written, null included: a merge patch keeps fields it does not mention.
-    spec: dict[str, Any] = {"mark": request.model_dump(mode="json", by_alias=True)}
-    if request.tasks and body["spec"].get("cancel"):
-        spec["cancel"] = False  # as a clear does: the tasks it reopens may run
-    patched = _patch_run_spec(custom, ns, run, spec)
+    user = who_am_i(custom, kubeconfig, context)
+    patched = _patch_run(custom, ns, run, mark_patch(request, body["spec"], user))
     if output:
         emit(patched, output)
         return

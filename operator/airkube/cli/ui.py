@@ -49,6 +49,7 @@ def ui(
     import uvicorn
 
     from airkube.kube.client import KubeConfigError, KubeTarget, api_client
+    from airkube.kube.identity import current_user
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
     from airkube.web.app import create_app
@@ -77,7 +78,9 @@ def ui(
         fail(f"cannot listen on 127.0.0.1:{port}: {e.strerror} (try another --port, or none)")
     bound = sock.getsockname()[1]
     security = LocalSecurity.for_port(bound)
-    app = create_app(cluster, history, security=security, namespace=ns)
+    # Who the actions taken in the UI are recorded as made by.
+    user = current_user(cluster.api_client, kubeconfig, context)
+    app = create_app(cluster, history, security=security, namespace=ns, user=user)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     url = f"http://127.0.0.1:{bound}/?token={security.token}"
     click.echo(f"airkube UI: {url}", err=False)

@@ -7,5 +7,8 @@ small interfaces it reads the cluster and the metadata database through, and the
 implementations), ``models`` (the response models), ``service`` (the views computed from
 them, shared by the API and the pages), ``api`` (the JSON routes), ``pages`` (the HTML
 routes), ``security`` (the local server's one-time token, Host and Origin checks) and
-``app`` (:func:`create_app`, which puts them together).
+``app`` (:func:`create_app`, which puts them together). The write side: ``actions`` (trigger,
+clear, mark, cancel, backfill, pause, each with its preview), ``actions_api`` (their POST
+routes) and ``actions_pages`` (their forms), all behind ``csrf`` (no cross-site request
+acts for a user).
 """

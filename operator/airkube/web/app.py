@@ -8,9 +8,11 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from airkube import __version__
-from airkube.web import api, pages, records
+from airkube.web import actions_api, actions_pages, api, pages, records
+from airkube.web.csrf import CSRFMiddleware
 from airkube.web.data import Cluster, DataError, History
 from airkube.web.security import LocalSecurity, SecurityMiddleware
 from airkube.web.service import Service
@@ -22,11 +24,16 @@ def create_app(
     *,
     security: LocalSecurity | None = None,
     namespace: str = "default",
+    user: str | None = None,
+    guard: Middleware | None = None,
 ) -> FastAPI:
     """The server reading ``cluster`` and ``history`` (None: no metadata database).
+    ``user``: who the actions are recorded as made by (the kubeconfig's user).
 
     ``security`` None serves anyone who reaches it: only for tests and behind a proxy
-    that authenticates."""
+    that authenticates. ``guard``: a middleware that admits each request (the in-cluster
+    server's authentication), inside the cross-site checks so that its pages carry the
+    CSRF token."""
     app = FastAPI(
         title="airkube",
         version=__version__,
@@ -36,7 +43,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.service = Service(cluster, history)
+    app.state.service = Service(cluster, history, user)
     app.state.namespace = namespace
 
     @app.exception_handler(DataError)
@@ -49,7 +56,15 @@ def create_app(
     app.include_router(api.router)
     app.include_router(records.router)
     app.include_router(pages.router)
+    app.include_router(actions_api.router)
+    app.include_router(actions_pages.router)
+    actions_api.add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Every write is checked for a cross-site origin and this session's token (inside the
+    # local server's guard, which is added last so that it runs first).
+    if guard is not None:
+        app.user_middleware.insert(0, guard)
+    app.add_middleware(CSRFMiddleware)
     if security is not None:
         app.add_middleware(SecurityMiddleware, security=security)
     return app

@@ -167,7 +167,8 @@ class Authenticator:
             if self.history is None
             else GatedHistory(self.history, lambda ns: self.require_history(identity, ns))
         )
-        made = Session(identity, Service(self.backend.cluster_for(token), history))
+        service = Service(self.backend.cluster_for(token), history, identity.username)
+        made = Session(identity, service)
         self._keep(self._sessions, key, made)
         return made
 

@@ -6,10 +6,15 @@ API, the pages and the live streams."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 
 from airkube.web.auth import Authenticator, Identity
 from airkube.web.service import Service
+
+if TYPE_CHECKING:
+    from airkube.web.actions import Actions
 
 
 def service(request: Request) -> Service:
@@ -41,3 +46,10 @@ def require(request: Request, verb: str, resource: str, namespace: str) -> None:
     authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
     if who is not None and authenticator is not None:
         authenticator.require(who, verb, resource, namespace)
+
+
+def actions(request: Request) -> Actions:
+    """The write actions for ``request``'s user, through its service."""
+    from airkube.web.actions import Actions
+
+    return Actions(service(request))

@@ -155,6 +155,40 @@ class KubeCluster:
         )
         return None if text is None else str(text)
 
+    # Writes (the actions: airkube.web.actions.Writes) -------------------------------------
+
+    def _write(self, fn: Any, *args: Any) -> Any:
+        from airkube.kube.writes import WriteError
+
+        try:
+            return fn(self.custom, *args)
+        except WriteError as e:
+            status = e.status if e.status in (401, 403, 404, 409, 422) else 502
+            raise DataError(status, str(e)) from None
+
+    def create_run(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        from airkube.kube.writes import create_dagrun
+
+        created: dict[str, Any] = self._write(create_dagrun, namespace, body)
+        return created
+
+    def patch_run(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        from airkube.kube.writes import patch_dagrun
+
+        patched: dict[str, Any] = self._write(patch_dagrun, namespace, name, patch)
+        return patched
+
+    def patch_dag(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        from airkube.kube.writes import patch_dag
+
+        patched: dict[str, Any] = self._write(patch_dag, namespace, name, patch)
+        return patched
+
+    def delete_run(self, namespace: str, name: str) -> None:
+        from airkube.kube.writes import delete_dagrun
+
+        self._write(delete_dagrun, namespace, name)
+
 
 class StoreHistory:
     """:class:`History` from a :class:`airkube.store.Store` and the log store."""

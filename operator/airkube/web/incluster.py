@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -168,8 +169,12 @@ class _NoCluster:
 
 def create_incluster_app(authenticator: Authenticator, *, namespace: str = "default") -> FastAPI:
     """The in-cluster server: every request is served with its user's own token."""
-    app = create_app(_NoCluster(), None, namespace=namespace)
+    app = create_app(
+        _NoCluster(),
+        None,
+        namespace=namespace,
+        guard=Middleware(InClusterMiddleware, authenticator=authenticator),
+    )
     app.state.authenticator = authenticator
     app.include_router(router)
-    app.add_middleware(InClusterMiddleware, authenticator=authenticator)
     return app

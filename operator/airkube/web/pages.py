@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from airkube.api.states import RunState, TaskState
 from airkube.core.graph import tree_lines
 from airkube.web import context
+from airkube.web.csrf import current_token
 from airkube.web.data import DataError
 from airkube.web.models import RunDetail
 
@@ -51,6 +52,7 @@ def _duration(start: Any, end: Any) -> str:
 env.filters["when"] = _when
 env.globals["duration"] = _duration
 env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
+env.globals["csrf_token"] = current_token  # the session's token, for forms and hx-headers
 
 
 def _render(name: str, **context: Any) -> HTMLResponse:

@@ -153,11 +153,13 @@ def _recorded_task(name: str, upstream: list[str], row: Any) -> TaskEntry:
 
 
 class Service:
-    """The views; ``history`` None: the metadata database is not reachable (live state only)."""
+    """The views; ``history`` None: the metadata database is not reachable (live state only).
+    ``user``: who the requests are made for (recorded on what the actions change)."""
 
-    def __init__(self, cluster: Cluster, history: History | None) -> None:
+    def __init__(self, cluster: Cluster, history: History | None, user: str | None = None) -> None:
         self.cluster = cluster
         self.history = history
+        self.user = user
 
     # DAGs ----------------------------------------------------------------------------
 

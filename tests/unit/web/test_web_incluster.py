@@ -163,14 +163,19 @@ def test_the_cache_is_bounded(backend: FakeBackend, history: FakeHistory, clock:
     assert backend.who_calls == ["alice", "bob", "alice"]
 
 
+def form_post(client: TestClient, path: str, data: dict[str, str], **kwargs: Any) -> Any:
+    """POST a form as this server's login page does: from its own origin, with the CSRF
+    token of the session the page gave."""
+    client.get("/login")
+    token = client.cookies.get("airkube_csrf")
+    headers = {"origin": str(client.base_url).rstrip("/"), **kwargs.pop("headers", {})}
+    return client.post(path, data={**data, "csrf_token": token or ""}, headers=headers, **kwargs)
+
+
 def test_login_sets_an_httponly_strict_cookie_and_the_cookie_is_enough(
     client: TestClient,
 ) -> None:
-    answer = client.post(
-        "/login",
-        content="token=alice&next=%2Fui%2Fnamespaces%2Fdata%2Fdags",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
+    answer = form_post(client, "/login", {"token": "alice", "next": "/ui/namespaces/data/dags"})
     assert answer.status_code == 303
     assert answer.headers["location"] == "/ui/namespaces/data/dags"
     cookie = answer.headers["set-cookie"]
@@ -182,12 +187,12 @@ def test_login_sets_an_httponly_strict_cookie_and_the_cookie_is_enough(
 
 def test_login_over_tls_marks_the_cookie_secure(auth: Authenticator) -> None:
     tls = TestClient(create_incluster_app(auth), base_url="https://web.example")
-    answer = tls.post("/login", data={"token": "alice"}, follow_redirects=False)
+    answer = form_post(tls, "/login", {"token": "alice"}, follow_redirects=False)
     assert "Secure" in answer.headers["set-cookie"]
 
 
 def test_login_with_a_bad_token_shows_the_form_again(client: TestClient) -> None:
-    answer = client.post("/login", data={"token": "mallory"})
+    answer = form_post(client, "/login", {"token": "mallory"})
     assert answer.status_code == 401
     assert "did not accept this token" in answer.text
     assert TOKEN_COOKIE not in answer.headers.get("set-cookie", "")
@@ -198,20 +203,20 @@ def test_login_with_a_bad_token_shows_the_form_again(client: TestClient) -> None
     [{"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}],
 )
 def test_login_from_another_site_is_refused(client: TestClient, headers: dict[str, str]) -> None:
-    answer = client.post("/login", data={"token": "alice"}, headers=headers)
+    answer = form_post(client, "/login", {"token": "alice"}, headers=headers)
     assert answer.status_code == 403
     assert "set-cookie" not in answer.headers
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "\\\\evil"])
 def test_login_goes_back_to_this_server_only(client: TestClient, target: str) -> None:
-    answer = client.post("/login", data={"token": "alice", "next": target})
+    answer = form_post(client, "/login", {"token": "alice", "next": target})
     assert answer.headers["location"] == "/"
 
 
 def test_logout_forgets_the_cookie(client: TestClient) -> None:
-    client.post("/login", data={"token": "alice"})
-    answer = client.post("/logout")
+    form_post(client, "/login", {"token": "alice"})
+    answer = form_post(client, "/logout", {})
     assert answer.status_code == 303
     assert f'{TOKEN_COOKIE}=""' in answer.headers["set-cookie"]
 
