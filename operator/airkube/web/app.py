@@ -3,15 +3,20 @@ the local server) the security middleware."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airkube import __version__
-from airkube.web import api, pages
-from airkube.web.data import Cluster, DataError, History
+from airkube.web import api, pages, streams
+from airkube.web.data import Cluster, DataError, History, KubeCluster
+from airkube.web.fragments import FragmentMiddleware
+from airkube.web.live import Hub, KubeWatchSource, WatchSource
 from airkube.web.security import LocalSecurity, SecurityMiddleware
 from airkube.web.service import Service
 
@@ -22,12 +27,32 @@ def create_app(
     *,
     security: LocalSecurity | None = None,
     namespace: str = "default",
+    watches: WatchSource | None = None,
+    heartbeat: float = 15.0,
 ) -> FastAPI:
     """The server reading ``cluster`` and ``history`` (None: no metadata database).
 
     ``security`` None serves anyone who reaches it: only for tests and behind a proxy
-    that authenticates."""
+    that authenticates. ``watches`` feeds the live streams (by default the cluster's own
+    Kubernetes API); ``heartbeat`` is the seconds between an idle stream's keep-alives."""
+    if watches is None and isinstance(cluster, KubeCluster):
+        watches = KubeWatchSource(cluster.api_client)
+    hub = None if watches is None else Hub(watches, heartbeat=heartbeat)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The shared watches live as long as the server: the served namespace's from the
+        # start, others' from their first subscriber.
+        if hub is not None:
+            hub.start((namespace,))
+        try:
+            yield
+        finally:
+            if hub is not None:
+                await anyio.to_thread.run_sync(hub.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="airkube",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
@@ -38,6 +63,7 @@ def create_app(
     )
     app.state.service = Service(cluster, history)
     app.state.namespace = namespace
+    app.state.hub = hub
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, error: DataError) -> Response:
@@ -48,6 +74,8 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(streams.router)
+    app.add_middleware(FragmentMiddleware)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if security is not None:
         app.add_middleware(SecurityMiddleware, security=security)
