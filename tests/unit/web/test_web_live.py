@@ -6,13 +6,12 @@ reconnecting browser (Last-Event-ID)."""
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from live_fakes import END, FakeSource
 
 from airkube.web.live import (
     DAG,
@@ -32,8 +31,6 @@ from airkube.web.live import (
     follow_kind,
     sse,
 )
-
-END = object()
 
 
 def dagrun(name: str, rv: str, state: str = "Running", dag: str = "etl") -> dict[str, Any]:
@@ -59,44 +56,6 @@ def pod(name: str, rv: str, run: str, task: str, phase: str = "Running") -> dict
 
 def change(rv: str, run: str = "r1", kind: str = DAGRUN, task: str | None = None) -> Change:
     return Change(rv, kind, "MODIFIED", "data", run, dag="etl", run=run, task=task)
-
-
-class FakeSource:
-    """Watches fed by the test: each (kind, namespace) has a queue of events; ``END``
-    ends the current watch request, an exception in the queue is raised by it."""
-
-    def __init__(self) -> None:
-        self.feeds: dict[tuple[str, str], queue.Queue[Any]] = {}
-        self.lists: list[tuple[str, str]] = []
-        self.watches: list[tuple[str, str, str]] = []
-        self.version = "100"
-        self.closed = threading.Event()
-
-    def feed(self, kind: str, namespace: str = "data") -> queue.Queue[Any]:
-        return self.feeds.setdefault((kind, namespace), queue.Queue())
-
-    def list_version(self, kind: str, namespace: str) -> str:
-        self.lists.append((kind, namespace))
-        return self.version
-
-    def watch(
-        self, kind: str, namespace: str, resource_version: str, timeout_seconds: int
-    ) -> Iterator[dict[str, Any]]:
-        self.watches.append((kind, namespace, resource_version))
-        feed = self.feed(kind, namespace)
-        while not self.closed.is_set():
-            try:
-                item = feed.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if item is END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self.closed.set()
 
 
 def run_follow(source: FakeSource, kind: str, until: int) -> list[Item]:
@@ -148,9 +107,11 @@ def test_a_gone_watch_lists_again_and_tells_subscribers_to_resync() -> None:
     feed.put({"type": "MODIFIED", "object": dagrun("r1", "300")})
     source.version = "299"
     got = run_follow(source, DAGRUN, until=3)
-    assert isinstance(got[0], Change) and got[0].id == "101"
+    assert isinstance(got[0], Change)
+    assert got[0].id == "101"
     assert isinstance(got[1], Resync)
-    assert isinstance(got[2], Change) and got[2].id == "300"
+    assert isinstance(got[2], Change)
+    assert got[2].id == "300"
     assert source.lists == [(DAGRUN, "data"), (DAGRUN, "data")]
     assert [w[2] for w in source.watches] == ["299", "299"]
 
@@ -173,9 +134,11 @@ def test_change_of_reads_names_from_a_pods_annotations_and_ignores_bookmarks() -
     p = pod("p1", "5", run="shortened-abc123", task="load")
     p["metadata"]["annotations"]["airkube.io/run"] = long_run
     c = change_of(POD, {"type": "MODIFIED", "object": p})
-    assert c is not None and (c.run, c.task, c.try_number) == (long_run, "load", 1)
+    assert c is not None
+    assert (c.run, c.task, c.try_number) == (long_run, "load", 1)
     assert change_of(DAGRUN, {"type": "BOOKMARK", "object": {"metadata": {}}}) is None
-    dag = change_of(DAG, {"type": "DELETED", "object": {"metadata": {"name": "etl", "namespace": "data", "resourceVersion": "9"}}})  # fmt: skip
+    meta = {"name": "etl", "namespace": "data", "resourceVersion": "9"}
+    dag = change_of(DAG, {"type": "DELETED", "object": {"metadata": meta}})
     assert dag == Change("9", DAG, "DELETED", "data", "etl", dag="etl")
 
 
@@ -317,5 +280,6 @@ def test_a_relist_resyncs_every_subscriber_of_the_namespace_and_forgets_the_ring
 def test_server_sent_events_carry_the_resource_version_as_id() -> None:
     text = sse(change("101"))
     assert text.startswith("id: 101\nevent: change\ndata: {")
-    assert text.endswith("\n\n") and text.count("\n") == 4
+    assert text.endswith("\n\n")
+    assert text.count("\n") == 4
     assert sse(Resync("gap")) == 'event: resync\ndata: {"reason": "gap"}\n\n'
