@@ -220,15 +220,14 @@ def follow_kind(
     each change: resume from the last resourceVersion when a watch ends or breaks; list
     again (and emit a :class:`Resync`) when it is GoneError."""
     version: str | None = None
-    listed = False
     failures = 0
     while not stopping.is_set():
         try:
             if version is None:
                 version = source.list_version(kind, namespace)
-                if listed:  # after a gap: what changed in it is unknown
-                    emit(Resync(f"the {kind} watch listed again"))
-                listed = True
+                # Whoever subscribed before this list (a page opened as the namespace's
+                # watches started, or during a gap after a 410) may have missed changes.
+                emit(Resync(f"the {kind} watch listed at {version}"))
             for event in source.watch(kind, namespace, version, watch_seconds):
                 if stopping.is_set():
                     return
