@@ -247,6 +247,8 @@ def follow_kind(
             log.info("the %s watch in %s: %s; listing again", kind, namespace, e)
             version = None
         except Exception as e:
+            if stopping.is_set():  # its connection was shut down: the hub is stopping
+                return
             # Broken connection, a refusal, a server restart: retry from the same version.
             wait = retry[min(failures, len(retry) - 1)]
             failures += 1

@@ -38,6 +38,8 @@ RETRY_MS = 1000
 POD_POLL_SECONDS = 2.0
 """How often a log stream rereads its pod when no change to it was heard."""
 ENDED_PHASES = ("Succeeded", "Failed")
+DRAIN_SECONDS = 1.0
+"""After the try ended, how long a log stream still waits for lines before it ends."""
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -175,7 +177,7 @@ class _LogFollower:
                     yield f"event: end\ndata: {json.dumps(why)}\n\n"
                     return
                 if phase == "Running":
-                    async for event in self._read(pod["metadata"]["name"]):
+                    async for event in self._read(pod["metadata"]["name"], sub):
                         yield event
                 async for beat in self._wait(sub):
                     yield beat
@@ -183,48 +185,74 @@ class _LogFollower:
             if sub is not None and self.hub is not None:
                 self.hub.unsubscribe(sub)
 
-    async def _read(self, pod: str) -> AsyncIterator[str]:
+    def _ended(self) -> bool:
+        pod = self._pod()
+        return pod is None or (pod.get("status") or {}).get("phase") in ENDED_PHASES
+
+    async def _changed(self, sub: Subscription | None) -> None:
+        """Until the pod changes, or a while passed (then its state is read anyway)."""
+        if sub is None:
+            await asyncio.sleep(POD_POLL_SECONDS)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sub.get(), POD_POLL_SECONDS)
+
+    async def _read(self, pod: str, sub: Subscription | None) -> AsyncIterator[str]:
+        """The log's lines past those sent, until its request ends, or until the try ended
+        and no line came for DRAIN_SECONDS (some nodes keep a finished log open)."""
         try:
             follow = await _in_thread(self.service.cluster.follow_pod_log, self.namespace, pod)
         except DataError:
             return  # not readable yet (or any more): the pod's state decides what next
         index, pending = 0, b""
         reading: asyncio.Future[bytes] | None = None
+        changed: asyncio.Future[None] | None = None
+        ended = False
         try:
             while True:
                 if reading is None:
                     reading = asyncio.ensure_future(_in_thread(follow.read))
-                done, _ = await asyncio.wait({reading}, timeout=self.heartbeat)
-                if not done:
+                if changed is None and not ended:
+                    changed = asyncio.ensure_future(self._changed(sub))
+                waits: set[asyncio.Future[Any]] = {reading}
+                if changed is not None:
+                    waits.add(changed)
+                done, _ = await asyncio.wait(
+                    waits,
+                    timeout=DRAIN_SECONDS if ended else self.heartbeat,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if changed is not None and changed in done:
+                    changed = None
+                    ended = await _in_thread(self._ended)
+                if reading in done:
+                    chunk, reading = reading.result(), None
+                    if not chunk:
+                        break
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    out = []
+                    for line in lines:
+                        if index >= self.sent:
+                            out.append(_line_event(index, line))
+                            self.sent = index + 1
+                        index += 1
+                    if out:
+                        yield "".join(out)
+                elif not done:
+                    if ended:
+                        break
                     yield ": heartbeat\n\n"
-                    continue
-                chunk, reading = reading.result(), None
-                if not chunk:
-                    break
-                *lines, pending = (pending + chunk).split(b"\n")
-                out = []
-                for line in lines:
-                    if index >= self.sent:
-                        out.append(_line_event(index, line))
-                        self.sent = index + 1
-                    index += 1
-                if out:
-                    yield "".join(out)
             if pending and index >= self.sent:  # a last line without its newline
                 yield _line_event(index, pending)
                 self.sent = index + 1
         finally:
             follow.close()  # ends a read still blocked in its thread
-            if reading is not None:
-                reading.cancel()
+            for waiting in (reading, changed):
+                if waiting is not None:
+                    waiting.cancel()
 
     async def _wait(self, sub: Subscription | None) -> AsyncIterator[str]:
-        """Until the pod changes (or a while passed): then its state is read again."""
-        if sub is None:
-            await asyncio.sleep(POD_POLL_SECONDS)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(sub.get(), POD_POLL_SECONDS)
+        await self._changed(sub)
         yield ": heartbeat\n\n"
 
 
