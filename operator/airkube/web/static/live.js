@@ -12,8 +12,13 @@
     }
     pre.dataset.following = "1";
     var source = new EventSource(pre.dataset.follow);
+    var note = pre.parentElement.querySelector(".following");
     source.addEventListener("line", function (event) {
       pre.append(event.data + "\n");
+      if (note) {
+        note.textContent = "following the running pod\u2019s log";
+        note = null;
+      }
     });
     source.addEventListener("end", function () {
       source.close();
