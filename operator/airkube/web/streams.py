@@ -26,6 +26,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from airkube.core.model.observed import PodPhase
 from airkube.web import context
 from airkube.web.api import TRY
 from airkube.web.data import DataError
@@ -37,7 +38,7 @@ RETRY_MS = 1000
 """How soon a browser reconnects a dropped stream."""
 POD_POLL_SECONDS = 2.0
 """How often a log stream rereads its pod when no change to it was heard."""
-ENDED_PHASES = ("Succeeded", "Failed")
+ENDED_PHASES = (PodPhase.SUCCEEDED, PodPhase.FAILED)
 DRAIN_SECONDS = 1.0
 """After the try ended, how long a log stream still waits for lines before it ends."""
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -176,7 +177,7 @@ class _LogFollower:
                     why = "the pod is gone" if pod is None else f"the pod {phase}"
                     yield f"event: end\ndata: {json.dumps(why)}\n\n"
                     return
-                if phase == "Running":
+                if phase == PodPhase.RUNNING:
                     async for event in self._read(pod["metadata"]["name"], sub):
                         yield event
                 async for beat in self._wait(sub):

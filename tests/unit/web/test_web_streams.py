@@ -174,3 +174,50 @@ def test_a_page_answers_its_live_block_alone(server: str) -> None:
     assert "sse-connect" not in part
     assert part.lstrip().startswith("<h1>etl-1")
     assert part.strip() in page
+
+
+@pytest.mark.parametrize(
+    ("page", "stream", "first_tag"),
+    [
+        ("/ui/namespaces/data/dags", "watch?kind=DAG,DAGRun", "<table"),
+        ("/ui/namespaces/data/dags/etl", "watch?dag=etl&amp;kind=DAG,DAGRun", "<h1>"),
+        (
+            "/ui/namespaces/data/dags/etl/runs/etl-1/tasks/load/tries/1",
+            "watch?run=etl-1&amp;task=load&amp;kind=DAGRun,Pod",
+            "<h1>",
+        ),
+    ],
+)
+def test_every_live_page_subscribes_and_answers_its_live_block(
+    server: str, cluster: FakeCluster, page: str, stream: str, first_tag: str
+) -> None:
+    cluster.pods["etl-1", "load", 1] = {
+        "metadata": {"name": "pod-load-1"},
+        "spec": {"nodeName": "node-1"},
+        "status": {"phase": "Running"},
+    }
+    cluster.logs["pod-load-1"] = "hello\n"
+    whole = httpx2.get(f"{server}{page}", timeout=10).text
+    assert f'sse-connect="/api/v1/namespaces/data/{stream}"' in whole
+    part = httpx2.get(f"{server}{page}?fragment=live", timeout=10).text
+    assert part.lstrip().startswith(first_tag)
+    assert "<html" not in part
+    assert part.strip() in whole
+
+
+def test_a_running_trys_page_follows_its_log_after_the_lines_it_shows(
+    server: str, cluster: FakeCluster
+) -> None:
+    cluster.pods["etl-1", "load", 1] = {
+        "metadata": {"name": "pod-load-1"},
+        "status": {"phase": "Running"},
+    }
+    cluster.logs["pod-load-1"] = "one\n<script>two</script>\n"
+    url = f"{server}/ui/namespaces/data/dags/etl/runs/etl-1/tasks/load/tries/1"
+    page = httpx2.get(url, timeout=10).text
+    assert f'data-follow="{TRY}/logs/stream?start=2"' in page
+    assert "&lt;script&gt;two&lt;/script&gt;" in page
+    log = httpx2.get(f"{url}?fragment=log", timeout=10).text
+    assert log.strip().startswith('<p class="muted">from the pod')
+    cluster.pods["etl-1", "load", 1]["status"]["phase"] = "Succeeded"
+    assert "data-follow" not in httpx2.get(url, timeout=10).text
