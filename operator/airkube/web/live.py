@@ -126,6 +126,8 @@ class Resync:
 
 RESYNC_BEHIND = Resync("this stream fell behind")
 RESYNC_UNKNOWN_ID = Resync("the last event seen is no longer kept")
+STOPPING = Resync("the server is stopping")
+"""Given to every subscriber by :meth:`Hub.close_streams`: its stream ends (unsent)."""
 
 
 def change_of(kind: str, event: dict[str, Any]) -> Change | None:
@@ -201,6 +203,12 @@ class Subscription:
             while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(RESYNC_BEHIND)
+
+    def close(self) -> None:
+        """Make :data:`STOPPING` the next item, whatever is queued."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(STOPPING)
 
     async def get(self) -> Item:
         return await self.queue.get()
@@ -290,12 +298,28 @@ class Hub:
         self.retry = retry
         self.scopes: dict[str, _Scope] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
+        """The server is stopping: streams end (see :meth:`close_streams`)."""
 
     def start(self, namespaces: tuple[str, ...] = ()) -> None:
         """Begin (on the running event loop), watching ``namespaces`` at once."""
         self.loop = asyncio.get_running_loop()
         for ns in namespaces:
             self.ensure(ns)
+
+    def close_streams(self) -> None:
+        """End every open stream (on the event loop). A server stops only once its open
+        responses have ended, and a stream never ends by itself: call this when the
+        server is told to stop (:meth:`close_streams_threadsafe` from a signal handler)."""
+        self.closing = True
+        for scope in self.scopes.values():
+            for sub in scope.subscribers:
+                sub.close()
+
+    def close_streams_threadsafe(self) -> None:
+        if self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed already
+                self.loop.call_soon_threadsafe(self.close_streams)
 
     def stop(self) -> None:
         for scope in self.scopes.values():

@@ -30,7 +30,7 @@ from airkube.core.model.observed import PodPhase
 from airkube.web import context
 from airkube.web.api import TRY
 from airkube.web.data import DataError
-from airkube.web.live import KINDS, POD, Filter, Hub, Subscription, sse
+from airkube.web.live import KINDS, POD, STOPPING, Filter, Hub, Subscription, sse
 from airkube.web.service import BadRequestError, Service
 
 router = APIRouter(prefix="/api/v1")
@@ -100,6 +100,8 @@ async def _changes(hub: Hub, sub: Subscription) -> AsyncIterator[str]:
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue
+            if item is STOPPING:
+                return
             yield sse(item)
     finally:
         hub.unsubscribe(sub)
@@ -170,7 +172,7 @@ class _LogFollower:
         )
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            while True:
+            while not self._stopping():
                 pod = await _in_thread(self._pod)
                 phase = None if pod is None else (pod.get("status") or {}).get("phase")
                 if pod is None or phase in ENDED_PHASES:
@@ -185,6 +187,9 @@ class _LogFollower:
         finally:
             if sub is not None and self.hub is not None:
                 self.hub.unsubscribe(sub)
+
+    def _stopping(self) -> bool:
+        return self.hub is not None and self.hub.closing
 
     def _ended(self) -> bool:
         pod = self._pod()
@@ -225,6 +230,8 @@ class _LogFollower:
                 )
                 if changed is not None and changed in done:
                     changed = None
+                    if self._stopping():
+                        return
                     ended = await _in_thread(self._ended)
                 if reading in done:
                     chunk, reading = reading.result(), None

@@ -221,3 +221,25 @@ def test_a_running_trys_page_follows_its_log_after_the_lines_it_shows(
     assert log.strip().startswith('<p class="muted">from the pod')
     cluster.pods["etl-1", "load", 1]["status"]["phase"] = "Succeeded"
     assert "data-follow" not in httpx2.get(url, timeout=10).text
+
+
+def test_close_streams_ends_every_open_stream_so_the_server_can_stop(
+    cluster: FakeCluster, source: FakeSource
+) -> None:
+    cluster.pods["etl-1", "load", 1] = {
+        "metadata": {"name": "pod-load-1"},
+        "status": {"phase": "Pending"},
+    }
+    app = create_app(cluster, FakeHistory(), namespace="data", watches=source, heartbeat=0.2)
+    with (
+        serve(app) as url,
+        sse(f"{url}{NS}/watch") as changes,
+        sse(f"{url}{TRY}/logs/stream") as log,
+    ):
+        assert first(changes, "comment")[0] == "comment"
+        assert first(log, "comment")[0] == "comment"
+        app.state.hub.close_streams_threadsafe()  # as `kubectl airkube ui` on Ctrl-C
+        started = time.monotonic()
+        assert [e for e in changes if e[0] != "comment"] == []  # ended, nothing more sent
+        assert [e for e in log if e[0] != "comment"] == []
+        assert time.monotonic() - started < 5
