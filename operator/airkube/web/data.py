@@ -177,7 +177,7 @@ class KubeCluster:
     def check_watch(self, namespace: str) -> None:
         from airkube.api import GROUP, VERSION
 
-        self._call(
+        response = self._call(
             f"listing dagruns in namespace {namespace}",
             self.custom.list_namespaced_custom_object,
             GROUP,
@@ -187,6 +187,9 @@ class KubeCluster:
             limit=1,
             _preload_content=False,  # only whether it may: nothing is decoded
         )
+        if response is not None:
+            response.drain_conn()
+            response.release_conn()
 
     def follow_pod_log(self, namespace: str, pod: str) -> LogFollow:
         from airkube.core.pods import CONTAINER_NAME

@@ -418,8 +418,11 @@ class KubeWatchSource:
     def __init__(self, api_client: Any) -> None:
         from kubernetes import client
 
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
+        # Same credentials, a connection pool of its own: the watches hold their
+        # connections for minutes, and the pages' calls must not wait behind them.
+        own = client.ApiClient(api_client.configuration)
+        self.custom = client.CustomObjectsApi(own)
+        self.core = client.CoreV1Api(own)
         self._open: set[Any] = set()
         self._lock = threading.Lock()
 
