@@ -40,5 +40,8 @@ def serve(app: Any) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        hub = getattr(getattr(app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_streams_threadsafe()  # open streams never end by themselves
         server.should_exit = True
         thread.join(10)

@@ -46,12 +46,11 @@ def ui(
     context: str | None,
 ) -> None:
     """Serve the web UI on 127.0.0.1 and open it in the browser (Ctrl-C stops it)."""
-    import uvicorn
-
     from airkube.kube.client import KubeConfigError, KubeTarget, api_client
     from airkube.kube.identity import current_user
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
+    from airkube.web import serving
     from airkube.web.app import create_app
     from airkube.web.data import KubeCluster, StoreHistory
     from airkube.web.security import LocalSecurity
@@ -81,7 +80,7 @@ def ui(
     # Who the actions taken in the UI are recorded as made by.
     user = current_user(cluster.api_client, kubeconfig, context)
     app = create_app(cluster, history, security=security, namespace=ns, user=user)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = serving.server(app)
     url = f"http://127.0.0.1:{bound}/?token={security.token}"
     click.echo(f"airkube UI: {url}", err=False)
     click.echo("(the token works once; Ctrl-C stops the server)")

@@ -90,14 +90,16 @@ def web(
     context: str | None,
 ) -> None:
     """Serve the web UI and API for every user of the cluster, each with their own token."""
-    import uvicorn
+    from kubernetes.client import ApiClient
 
     from airkube.kube.client import KubeConfigError, KubeTarget, load_configuration
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
+    from airkube.web import serving
     from airkube.web.auth import Authenticator, KubeBackend
     from airkube.web.data import StoreHistory
     from airkube.web.incluster import create_incluster_app
+    from airkube.web.live import KubeWatchSource
 
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together: give both, or neither (TLS at an ingress)")
@@ -114,10 +116,13 @@ def web(
     except StoreError as e:
         click.echo(f"airkube web: no history or stored logs: {e}", err=True)
     authenticator = Authenticator(KubeBackend(server), history, ttl=cache_seconds)
-    app = create_incluster_app(authenticator, namespace=namespace)
+    # The live streams' shared watches read with the server's own (read-only) account;
+    # each stream first checks that its user may list what it streams.
+    watches = KubeWatchSource(ApiClient(server))
+    app = create_incluster_app(authenticator, namespace=namespace, watches=watches)
     scheme = "https" if tls_cert else "http"
     click.echo(f"airkube web: serving {scheme}://{host}:{port} (every request needs a token)")
-    uvicorn.run(
+    serving.server(
         app,
         host=host,
         port=port,
@@ -125,6 +130,4 @@ def web(
         ssl_keyfile=tls_key,
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
-        log_level="warning",
-        access_log=False,
-    )
+    ).run()

@@ -41,6 +41,25 @@ class Cluster(Protocol):
         """The log of the pod's task container, None when the pod is gone."""
         ...
 
+    def check_watch(self, namespace: str) -> None:
+        """Raise DataError unless these credentials may list the namespace's DAGRuns: the
+        live streams (web.live) serve a namespace's changes only to those who could read them."""
+        ...
+
+    def follow_pod_log(self, namespace: str, pod: str) -> LogFollow:
+        """The pod's task container log, followed while it runs (DataError when it cannot
+        be read, e.g. the container has not started)."""
+        ...
+
+
+class LogFollow(Protocol):
+    """A followed log: :meth:`read` blocks until bytes arrive (b"" at its end); :meth:`close`
+    from another thread ends a blocked read."""
+
+    def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
 
 class History(Protocol):
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]: ...
@@ -188,6 +207,61 @@ class KubeCluster:
         from airkube.kube.writes import delete_dagrun
 
         self._write(delete_dagrun, namespace, name)
+
+    def check_watch(self, namespace: str) -> None:
+        from airkube.api import GROUP, VERSION
+
+        response = self._call(
+            f"listing dagruns in namespace {namespace}",
+            self.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "dagruns",
+            limit=1,
+            _preload_content=False,  # only whether it may: nothing is decoded
+        )
+        if response is not None:
+            response.drain_conn()
+            response.release_conn()
+
+    def follow_pod_log(self, namespace: str, pod: str) -> LogFollow:
+        from airkube.core.pods import CONTAINER_NAME
+
+        response = self._call(
+            f"following the log of pod {namespace}/{pod}",
+            self.core.read_namespaced_pod_log,
+            pod,
+            namespace,
+            container=CONTAINER_NAME,
+            follow=True,
+            _preload_content=False,
+        )
+        if response is None:
+            raise DataError(404, f"pod {namespace}/{pod} no longer exists")
+        return _FollowedLog(response)
+
+
+class _FollowedLog:
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+    def read(self) -> bytes:
+        from urllib3.exceptions import HTTPError
+
+        try:
+            data: bytes = self.response.read1(65536)
+        except (HTTPError, OSError, ValueError):  # shut down by close(), or the node went away
+            return b""
+        return data
+
+    def close(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self.response.shutdown()  # urllib3 2.3+: ends a read blocked in another thread
+        with contextlib.suppress(Exception):
+            self.response.close()  # and its connection: it is not reused
 
 
 class StoreHistory:

@@ -25,6 +25,7 @@ from airkube.web import pages
 from airkube.web.app import create_app
 from airkube.web.auth import Authenticator, AuthError, Session
 from airkube.web.data import DataError
+from airkube.web.live import WatchSource
 
 TOKEN_COOKIE = "airkube_token"
 OPEN_PATHS = ("/login", "/logout", "/healthz")
@@ -165,14 +166,19 @@ class _NoCluster:
         raise AuthError("no token: send the Authorization: Bearer header, or log in")
 
     list_dags = get_dag = list_runs = get_run = try_pod = pod_log = _refuse
+    check_watch = follow_pod_log = create_run = patch_run = patch_dag = delete_run = _refuse
 
 
-def create_incluster_app(authenticator: Authenticator, *, namespace: str = "default") -> FastAPI:
-    """The in-cluster server: every request is served with its user's own token."""
+def create_incluster_app(
+    authenticator: Authenticator, *, namespace: str = "default", watches: WatchSource | None = None
+) -> FastAPI:
+    """The in-cluster server: every request is served with its user's own token;
+    ``watches`` (the server's own) feed the live streams."""
     app = create_app(
         _NoCluster(),
         None,
         namespace=namespace,
+        watches=watches,
         guard=Middleware(InClusterMiddleware, authenticator=authenticator),
     )
     app.state.authenticator = authenticator

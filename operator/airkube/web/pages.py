@@ -16,6 +16,7 @@ from airkube.core.graph import tree_lines
 from airkube.web import context
 from airkube.web.csrf import current_token
 from airkube.web.data import DataError
+from airkube.web.fragments import FRAGMENT, fragment_url
 from airkube.web.models import RunDetail
 
 router = APIRouter(include_in_schema=False)
@@ -53,10 +54,15 @@ env.filters["when"] = _when
 env.globals["duration"] = _duration
 env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
 env.globals["csrf_token"] = current_token  # the session's token, for forms and hx-headers
+env.globals["fragment_url"] = fragment_url
 
 
 def _render(name: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(env.get_template(name).render(**context))
+    template = env.get_template(name)
+    block = FRAGMENT.get()
+    if block is not None and block in template.blocks:  # a live page re-fetching a part
+        return HTMLResponse("".join(template.blocks[block](template.new_context(context))))
+    return HTMLResponse(template.render(**context))
 
 
 def error_page(status: int, message: str, namespace: str) -> HTMLResponse:

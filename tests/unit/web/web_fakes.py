@@ -120,6 +120,28 @@ class FakeCluster:
     def pod_log(self, namespace: str, pod: str) -> str | None:
         return self.logs.get(pod)
 
+    def check_watch(self, namespace: str) -> None:
+        self._check()
+
+    def follow_pod_log(self, namespace: str, pod: str) -> FakeFollow:
+        if pod not in self.logs:
+            raise DataError(400, f"container task in pod {pod} is waiting to start")
+        return FakeFollow(self.logs[pod].encode())
+
+
+class FakeFollow:
+    """A followed log that gives its text in one chunk, then ends."""
+
+    def __init__(self, data: bytes) -> None:
+        self.chunks = [data]
+        self.closed = False
+
+    def read(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def close(self) -> None:
+        self.closed = True
+
 
 class FakeHistory:
     def __init__(self) -> None:
