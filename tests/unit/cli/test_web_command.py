@@ -1,4 +1,4 @@
-"""`airkube web`: how it starts the in-cluster server (uvicorn stubbed out)."""
+"""`airkube web`: how it starts the in-cluster server (the server's run stubbed out)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,15 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
 
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    import uvicorn
+    from airkube.web.serving import Server
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+
+    def run(self: Server, sockets: Any = None) -> None:
+        c = self.config
+        calls.append({"app": c.app, "host": c.host, "port": c.port, "ssl_certfile": c.ssl_certfile})
+
+    monkeypatch.setattr(Server, "run", run)
     return calls
 
 
