@@ -392,6 +392,40 @@ class Store:
         with self._errors(f"listing runs of DAG {namespace}/{dag}"), self._read() as s:
             return [_stored_run(row) for row in s.scalars(stmt)]
 
+    def recent_runs(
+        self, namespace: str, dags: Collection[str], per_dag: int
+    ) -> dict[str, list[StoredRun]]:
+        """The newest ``per_dag`` runs (by logical date) of each DAG in ``dags``, in one
+        query: the DAG list's bars for a page of DAGs."""
+        if per_dag < 1:
+            raise ValueError(f"per_dag must be at least 1, got {per_dag}")
+        found: dict[str, list[StoredRun]] = {name: [] for name in dags}
+        if not found:
+            return found
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=DagRun.dag_name,
+                order_by=(DagRun.logical_date.desc(), DagRun.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(DagRun.id, rank)
+            .where(DagRun.namespace == namespace, DagRun.dag_name.in_(list(found)))
+            .subquery()
+        )
+        stmt = (
+            select(DagRun)
+            .join(ranked, ranked.c.id == DagRun.id)
+            .where(ranked.c.rank <= per_dag)
+            .order_by(DagRun.dag_name, DagRun.logical_date.desc(), DagRun.id.desc())
+        )
+        with self._errors(f"listing recent runs in namespace {namespace}"), self._read() as s:
+            for row in s.scalars(stmt):
+                found[row.dag_name].append(_stored_run(row))
+        return found
+
     def task_tries(
         self, namespace: str, run: str, *, uid: str | None = None
     ) -> list[StoredTaskTry]:

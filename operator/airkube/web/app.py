@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airkube import __version__
-from airkube.web import api, pages
+from airkube.web import api, pages, views_api, views_pages
 from airkube.web.data import Cluster, DataError, History
 from airkube.web.security import LocalSecurity, SecurityMiddleware
 from airkube.web.service import Service
@@ -48,6 +48,8 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(views_api.router)
+    app.include_router(views_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if security is not None:
         app.add_middleware(SecurityMiddleware, security=security)

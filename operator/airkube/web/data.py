@@ -41,9 +41,19 @@ class Cluster(Protocol):
         """The log of the pod's task container, None when the pod is gone."""
         ...
 
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """The Kubernetes events about one object (``kind`` DAGRun, Pod…), oldest first."""
+        ...
+
 
 class History(Protocol):
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]: ...
+
+    def recent_runs(
+        self, namespace: str, dags: list[str], per_dag: int
+    ) -> dict[str, list[StoredRun]]:
+        """The newest ``per_dag`` runs of each of ``dags`` (one query for a page of DAGs)."""
+        ...
 
     def get_run(self, namespace: str, run: str) -> StoredRun | None: ...
 
@@ -155,6 +165,28 @@ class KubeCluster:
         )
         return None if text is None else str(text)
 
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        body = self._call(
+            f"listing the events of {kind} {namespace}/{name}",
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
+        )
+        if body is None:
+            return []
+        items: list[dict[str, Any]] = self.api_client.sanitize_for_serialization(body.items)
+        return sorted(items, key=_event_time)
+
+
+def _event_time(event: dict[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
+
 
 class StoreHistory:
     """:class:`History` from a :class:`airkube.store.Store` and the log store."""
@@ -173,6 +205,14 @@ class StoreHistory:
 
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]:
         return list(self._call(self.store.list_runs, namespace, dag, limit))
+
+    def recent_runs(
+        self, namespace: str, dags: list[str], per_dag: int
+    ) -> dict[str, list[StoredRun]]:
+        found: dict[str, list[StoredRun]] = self._call(
+            self.store.recent_runs, namespace, dags, per_dag
+        )
+        return found
 
     def get_run(self, namespace: str, run: str) -> StoredRun | None:
         found: StoredRun | None = self._call(self.store.get_run, namespace, run)

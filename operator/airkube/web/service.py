@@ -205,10 +205,11 @@ class Service:
             for run in self.cluster.list_runs(namespace):
                 if _run_dag(run) in by_dag:
                     by_dag[_run_dag(run)][run["metadata"]["name"]] = _live_summary(run)
-            # Runs whose resources were deleted have bars too (one query per DAG shown).
+            # Runs whose resources were deleted have bars too (one query for the page).
             if self.history is not None:
+                recent = self.history.recent_runs(namespace, list(by_dag), RECENT_RUNS)
                 for name, runs in by_dag.items():
-                    for row in self.history.list_runs(namespace, name, RECENT_RUNS):
+                    for row in recent.get(name, ()):
                         runs.setdefault(row.name, _recorded_summary(row))
         items = [
             self._summary(d, _newest_first(by_dag[d["metadata"]["name"]].values())) for d in page
@@ -438,8 +439,18 @@ class Service:
         return found
 
     def get_log(
-        self, namespace: str, dag: str, run: str, task: str, n: int, *, start: int, limit: int
+        self,
+        namespace: str,
+        dag: str,
+        run: str,
+        task: str,
+        n: int,
+        *,
+        start: int,
+        limit: int,
+        tail: bool = False,
     ) -> LogPage:
+        """A page of ``limit`` lines from line ``start``; ``tail``: the last ``limit``."""
         if start < 0 or not 1 <= limit <= 10_000:
             raise BadRequestError(
                 f"start must be >= 0 and limit between 1 and 10000 (got {start}, {limit})"
@@ -471,6 +482,8 @@ class Service:
             text = stored.decode(errors="replace")
             source = "store"
         lines = text.splitlines()
+        if tail:
+            start = max(len(lines) - limit, 0)
         page = lines[start : start + limit]
         end = start + len(page)
         return LogPage(
