@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from airkube.store.records import StoredRun, StoredTaskLog, StoredTaskTry
+from airkube.store.records import RecentRun, StoredRun, StoredTaskLog, StoredTaskTry
 
 
 class DataError(Exception):
@@ -51,13 +51,17 @@ class History(Protocol):
 
     def recent_runs(
         self, namespace: str, dags: list[str], per_dag: int
-    ) -> dict[str, list[StoredRun]]:
+    ) -> dict[str, list[RecentRun]]:
         """The newest ``per_dag`` runs of each of ``dags`` (one query for a page of DAGs)."""
         ...
 
     def get_run(self, namespace: str, run: str) -> StoredRun | None: ...
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]: ...
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        """Each recorded task's latest try: (state, try number)."""
+        ...
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]: ...
 
@@ -208,8 +212,8 @@ class StoreHistory:
 
     def recent_runs(
         self, namespace: str, dags: list[str], per_dag: int
-    ) -> dict[str, list[StoredRun]]:
-        found: dict[str, list[StoredRun]] = self._call(
+    ) -> dict[str, list[RecentRun]]:
+        found: dict[str, list[RecentRun]] = self._call(
             self.store.recent_runs, namespace, dags, per_dag
         )
         return found
@@ -220,6 +224,10 @@ class StoreHistory:
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]:
         return list(self._call(self.store.task_tries, namespace, run))
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = self._call(self.store.task_states, namespace, run)
+        return found
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]:
         return list(self._call(self.store.task_logs, namespace, run))

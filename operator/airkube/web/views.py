@@ -110,11 +110,27 @@ class PodDetails(Model):
     from_pod: bool = Field(description="False: the DAG's spec (the pod is gone).")
 
 
+_specs: dict[tuple[str, str, str], DAGSpec | None] = {}
+"""Validated specs by (namespace, name, resourceVersion): validating a 10,000-task DAG
+takes a good part of a second, and its resourceVersion changes with every change."""
+_SPECS_KEPT = 32
+
+
 def _spec(body: dict[str, Any]) -> DAGSpec | None:
     from airkube.core.validation import check_dag
 
+    meta = body.get("metadata") or {}
+    version = meta.get("resourceVersion")
+    key = (str(meta.get("namespace")), str(meta.get("name")), str(version))
+    if version and key in _specs:
+        return _specs[key]
     spec, problems = check_dag(body.get("spec") or {})
-    return None if problems else spec
+    found = None if problems else spec
+    if version:
+        if len(_specs) >= _SPECS_KEPT:
+            _specs.pop(next(iter(_specs)))
+        _specs[key] = found
+    return found
 
 
 def _dag(service: Service, namespace: str, dag: str) -> dict[str, Any]:
@@ -152,12 +168,9 @@ def graph(
     rules = {t.name: t.trigger_rule for t in spec.tasks}
     states: dict[str, str] = {}
     tries: dict[str, int] = {}
-    detail: RunDetail | None = None
+    run_state: str | None = None
     if run:
-        detail = service.get_run(namespace, run, dag)
-        for t in detail.tasks:
-            states[t.name] = t.state.value
-            tries[t.name] = t.try_number
+        run_state = _run_states(service, namespace, dag, run, states, tries)
     collapsed = collapse(g.order, g.upstream, threshold)
     positions = layout([n.id for n in collapsed.nodes], collapsed.edges)
     nodes = []
@@ -171,9 +184,9 @@ def graph(
                 layer=pos.layer,
                 row=pos.row,
                 trigger_rule=_rule(rules, members),
-                state=None if node.group or detail is None else states.get(node.id, "None"),
+                state=None if node.group or run_state is None else states.get(node.id, "None"),
                 try_number=0 if node.group else tries.get(node.id, 0),
-                counts=state_counts(node, states) if node.group and detail is not None else {},
+                counts=state_counts(node, states) if node.group and run_state is not None else {},
             )
         )
     by_id = {n.id: n for n in nodes}
@@ -186,8 +199,8 @@ def graph(
         per_layer[n.layer] = per_layer.get(n.layer, 0) + 1
     return GraphView(
         dag=dag,
-        run=detail.name if detail else None,
-        run_state=detail.state if detail else None,
+        run=run if run_state is not None else None,
+        run_state=run_state,
         tasks=len(g.order),
         nodes=nodes,
         edges=edges,
@@ -195,6 +208,37 @@ def graph(
         rows=max(per_layer.values(), default=0),
         threshold=threshold,
     )
+
+
+def _run_states(
+    service: Service,
+    namespace: str,
+    dag: str,
+    run: str,
+    states: dict[str, str],
+    tries: dict[str, int],
+) -> str:
+    """Fill ``states`` and ``tries`` with the run's tasks (the live status, and the
+    database for the tasks a large run's status leaves out); the run's state. Plain
+    values, not a RunDetail: a 10,000-task run needs no model per task here."""
+    body = service.cluster.get_run(namespace, run)
+    history = service.history
+    if body is not None and ((body.get("spec") or {}).get("dagRef") or {}).get("name") == dag:
+        status = body.get("status") or {}
+        if status.get("tasksOmitted") and history is not None:
+            for name, (state, n) in history.task_states(namespace, run).items():
+                states[name], tries[name] = state, n
+        for name, entry in (status.get("tasks") or {}).items():
+            states[name] = entry.get("state") or TaskState.NONE.value
+            tries[name] = int(entry.get("tryNumber") or 0)
+        return str(status.get("state") or RunState.QUEUED.value)
+    recorded = history.get_run(namespace, run) if history is not None else None
+    if recorded is None or recorded.dag_name != dag or history is None:
+        service.get_run(namespace, run, dag)  # raises the 404 that says what is missing
+        raise NotFoundError(f"run {run} of DAG {dag} not found in namespace {namespace}")
+    for name, (state, n) in history.task_states(namespace, run).items():
+        states[name], tries[name] = state, n
+    return recorded.state
 
 
 def gantt(service: Service, namespace: str, detail: RunDetail) -> Gantt:

@@ -135,9 +135,7 @@ class FakeHistory:
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]:
         return [r for r in self.runs.values() if r.dag_name == dag][:limit]
 
-    def recent_runs(
-        self, namespace: str, dags: list[str], per_dag: int
-    ) -> dict[str, list[StoredRun]]:
+    def recent_runs(self, namespace: str, dags: list[str], per_dag: int) -> dict[str, list[Any]]:
         self.recent_queries += 1
         return {d: self.list_runs(namespace, d, per_dag) for d in dags}
 
@@ -146,6 +144,9 @@ class FakeHistory:
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]:
         return self.tries.get(run, [])
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        return {t.task_name: (t.state, t.try_number) for t in self.tries.get(run, [])}
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]:
         return [
