@@ -98,8 +98,7 @@ def _live_summary(run: dict[str, Any], recorded: bool = False) -> RunSummary:
 
 
 def _recorded_summary(row: Any) -> RunSummary:
-    # The database's own values: no validation needed (the DAG list makes 5,000 of these).
-    return RunSummary.model_construct(
+    return RunSummary(
         name=row.name,
         namespace=row.namespace,
         dag=row.dag_name,
@@ -167,7 +166,7 @@ class Service:
         spec, status = dag.get("spec") or {}, dag.get("status") or {}
         ready, reason, message = _ready(status)
         bars = [
-            RunBar.model_construct(
+            RunBar(
                 name=r.name,
                 state=r.state,
                 start_time=r.start_time,
@@ -202,7 +201,9 @@ class Service:
         page = [d for d in matching if after is None or d["metadata"]["name"] > after][:limit]
         last = page[-1]["metadata"]["name"] if page else None
         more = last is not None and any(d["metadata"]["name"] > last for d in matching)
-        by_dag: dict[str, dict[str, RunSummary]] = {d["metadata"]["name"]: {} for d in page}
+        # A bar needs a run's name, state, times and logical date: a recorded row (RecentRun)
+        # has them, with no RunSummary made of each of a page's 5,000 rows.
+        by_dag: dict[str, dict[str, Any]] = {d["metadata"]["name"]: {} for d in page}
         if page:
             for run in self.cluster.list_runs(namespace):
                 if _run_dag(run) in by_dag:
@@ -212,7 +213,7 @@ class Service:
                 recent = self.history.recent_runs(namespace, list(by_dag), RECENT_RUNS)
                 for name, runs in by_dag.items():
                     for row in recent.get(name, ()):
-                        runs.setdefault(row.name, _recorded_summary(row))
+                        runs.setdefault(row.name, row)
         items = [
             self._summary(d, _newest_first(by_dag[d["metadata"]["name"]].values())) for d in page
         ]
