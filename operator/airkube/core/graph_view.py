@@ -60,16 +60,16 @@ def collapse(
             if up in downstream:
                 downstream[up].append(name)
     siblings: dict[tuple[frozenset[str], frozenset[str]], list[str]] = defaultdict(list)
+    key_of: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for name in order:
-        key = (frozenset(upstream.get(name, ())), frozenset(downstream[name]))
+        key = key_of[name] = (frozenset(upstream.get(name, ())), frozenset(downstream[name]))
         siblings[key].append(name)
     node_of: dict[str, str] = {}
     nodes: list[Node] = []
     for name in order:
         if name in node_of:
             continue
-        key = (frozenset(upstream.get(name, ())), frozenset(downstream[name]))
-        members = siblings[key]
+        members = siblings[key_of[name]]
         if len(members) > threshold:
             node = Node(f"{members[0]}+{len(members) - 1}", tuple(members))
         else:

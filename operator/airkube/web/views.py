@@ -20,7 +20,7 @@ from airkube.api.dag import DAGSpec, TriggerRule
 from airkube.api.dagrun import TaskStatus
 from airkube.api.states import RunState, TaskState
 from airkube.core.graph_view import DEFAULT_THRESHOLD, collapse, layout, state_counts
-from airkube.core.plan.why import why_waiting
+from airkube.core.plan.why import WaitKind, why_waiting
 from airkube.core.rules.admission import RunStanding
 from airkube.core.timestamps import parse_time
 from airkube.web.models import Model, RunDetail, TaskEntry
@@ -93,7 +93,7 @@ class KubeEvent(Model):
 
 
 class Waiting(Model):
-    task: str
+    task: str = Field(description="The waiting task; empty: the run as a whole waits.")
     reason: str
     message: str
     waiting_for: list[str] = Field(default_factory=list)
@@ -345,6 +345,14 @@ def waiting(
         return []
     tasks: dict[str, TaskStatus] = {t.name: _status(t) for t in detail.tasks}
     runs = _standings(service, namespace, dag) if state is RunState.QUEUED else []
+    if state is RunState.QUEUED:
+        # The run as a whole waits for a slot among maxActiveRuns: one answer, not one
+        # per task.
+        for reason in why_waiting(
+            spec, {}, "", now, run=detail.name, dag_name=dag, run_state=state, runs=runs
+        ):
+            if reason.reason == WaitKind.MAX_ACTIVE_RUNS:
+                return [Waiting(task=only or "", reason=reason.reason, message=reason.message)]
     names = [only] if only else [t.name for t in detail.tasks]
     out: list[Waiting] = []
     for name in names:

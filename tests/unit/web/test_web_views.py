@@ -228,3 +228,18 @@ def test_the_dag_list_asks_the_history_once_per_page(
     page = client.get(f"{API}/dags", params={"limit": 20}).json()
     assert history.recent_queries == 1
     assert all(d["recentRuns"] for d in page["items"] if d["name"].startswith("d"))
+
+
+def test_a_queued_run_says_it_waits_for_max_active_runs(cluster: FakeCluster) -> None:
+    cluster.dags["fan"]["spec"]["maxActiveRuns"] = 1
+    queued = run("fan-2", "fan", "Queued")
+    queued["status"] = {"state": "Queued"}
+    queued["spec"]["logicalDate"] = "2026-11-02T00:00:00Z"
+    cluster.runs["fan-2"] = queued
+    client = TestClient(create_app(cluster, None, namespace="data"))
+    why = client.get(f"{API}/dags/fan/runs/fan-2/waiting").json()
+    assert [(w["task"], w["reason"]) for w in why] == [("", "MaxActiveRuns")]
+    assert "1 runs of DAG fan are running (maxActiveRuns 1)" in why[0]["message"]
+    page = client.get(f"{UI}/dags/fan/runs/fan-2").text
+    assert "(the run)" in page
+    assert "maxActiveRuns 1" in page
