@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from airkube.api.states import TaskState
+
 DEFAULT_THRESHOLD = 8
 """Siblings above this many become one node."""
 
@@ -93,7 +95,8 @@ def collapse(
 def state_counts(node: Node, states: Mapping[str, str]) -> dict[str, int]:
     """How many of the node's tasks are in each state (``states`` by task; a task missing
     from it counts as "None"), most frequent first."""
-    return dict(Counter(states.get(t, "None") for t in node.tasks).most_common())
+    none = TaskState.NONE.value
+    return dict(Counter(states.get(t, none) for t in node.tasks).most_common())
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,9 @@ def graph(
                 layer=pos.layer,
                 row=pos.row,
                 trigger_rule=_rule(rules, members),
-                state=None if node.group or run_state is None else states.get(node.id, "None"),
+                state=None
+                if node.group or run_state is None
+                else states.get(node.id, TaskState.NONE.value),
                 try_number=0 if node.group else tries.get(node.id, 0),
                 counts=state_counts(node, states) if node.group and run_state is not None else {},
             )
