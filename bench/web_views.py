@@ -177,9 +177,12 @@ def build(store: Store) -> MemoryCluster:
     return cluster
 
 
-def measure(client: TestClient, url: str, repeat: int) -> tuple[float, float, int]:
-    """(median, max) seconds of ``repeat`` GETs after one warm-up, and the body's size."""
+def measure(client: TestClient, url: str, repeat: int) -> tuple[float, float, float, int]:
+    """(first, median, max) seconds: the first GET (a 10,000-task DAG's spec validated,
+    say), then ``repeat`` more; and the body's size."""
+    start = time.perf_counter()
     first = client.get(url)
+    cold = time.perf_counter() - start
     if first.status_code != 200:
         raise SystemExit(f"GET {url}: {first.status_code} {first.text[:300]}")
     times = []
@@ -187,7 +190,7 @@ def measure(client: TestClient, url: str, repeat: int) -> tuple[float, float, in
         start = time.perf_counter()
         client.get(url)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times), len(first.content)
+    return cold, statistics.median(times), max(times), len(first.content)
 
 
 def main() -> None:
@@ -204,11 +207,11 @@ def main() -> None:
         client = TestClient(create_app(cluster, StoreHistory(store), namespace=NS))
         baseline = TestClient(create_app(cluster, PerDagHistory(store), namespace=NS))
         ui = f"/ui/namespaces/{NS}"
-        rows: list[tuple[str, str, float, float, int, float]] = []
+        rows: list[tuple[str, float, float, float, int, float]] = []
 
         def row(view: str, c: TestClient, url: str, goal: float) -> float:
-            median, worst, size = measure(c, url, args.repeat)
-            rows.append((view, url, median, worst, size, goal))
+            cold, median, worst, size = measure(c, url, args.repeat)
+            rows.append((view, cold, median, worst, size, goal))
             return median
 
         base = row(
@@ -226,12 +229,12 @@ def main() -> None:
             2.0,
         )
         store.close()
-    print(f"\n{'view':<48} {'median':>8} {'max':>8} {'size':>9}  goal")
-    for view, _url, median, worst, size, goal in rows:
+    print(f"\n{'view':<48} {'first':>8} {'median':>8} {'max':>8} {'size':>9}  goal (median)")
+    for view, cold, median, worst, size, goal in rows:
         verdict = "ok" if median < goal else "MISSED"
         print(
-            f"{view:<48} {median * 1000:7.0f}ms {worst * 1000:7.0f}ms {size / 1024:8.0f}K"
-            f"  <{goal * 1000:.0f}ms {verdict}"
+            f"{view:<48} {cold * 1000:6.0f}ms {median * 1000:6.0f}ms {worst * 1000:6.0f}ms "
+            f"{size / 1024:8.0f}K  <{goal * 1000:.0f}ms {verdict}"
         )
     print(f"\nDAG list: one history query per page is {base / new:.1f}x the speed of one per DAG")
 

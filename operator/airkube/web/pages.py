@@ -55,6 +55,24 @@ env.globals["duration"] = _duration
 env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
 
 
+def run_bars(namespace: str, dag: Any, longest: float) -> Markup:
+    """A DAG's recent runs as bars, oldest first (colour = state, height = duration), built
+    here rather than in the template: a page of 500 DAGs has 5,000 of them."""
+    base = escape(f"/ui/namespaces/{namespace}/dags/{dag.name}/runs/")
+    out = []
+    for b in reversed(dag.recent_runs):
+        name, state = escape(b.name), escape(b.state)
+        height = 3 + int(21 * (b.duration_seconds or 0) / longest)
+        out.append(
+            f'<a class="{STATE_CLASSES.get(b.state, "none")}" title="{name}: {state}" '
+            f'style="height: {height}px" href="{base}{name}"></a>'
+        )
+    return Markup("".join(out))
+
+
+env.globals["run_bars"] = run_bars
+
+
 def _render(name: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(env.get_template(name).render(**context))
 
