@@ -7,5 +7,7 @@ small interfaces it reads the cluster and the metadata database through, and the
 implementations), ``models`` (the response models), ``service`` (the views computed from
 them, shared by the API and the pages), ``api`` (the JSON routes), ``pages`` (the HTML
 routes), ``security`` (the local server's one-time token, Host and Origin checks) and
-``app`` (:func:`create_app`, which puts them together).
+``app`` (:func:`create_app`, which puts them together). ``views`` (the graph, a run's
+Gantt and events, a try's pod, "why isn't it running?"), with its routes in
+``views_api`` and ``views_pages``.
 """

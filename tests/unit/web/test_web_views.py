@@ -243,3 +243,8 @@ def test_a_queued_run_says_it_waits_for_max_active_runs(cluster: FakeCluster) ->
     page = client.get(f"{UI}/dags/fan/runs/fan-2").text
     assert "(the run)" in page
     assert "maxActiveRuns 1" in page
+
+
+def test_the_dag_list_draws_a_bar_per_recent_run(client: TestClient) -> None:
+    page = client.get(f"{UI}/dags").text
+    assert f'title="fan-1: Running" style="height: 3px" href="{UI}/dags/fan/runs/fan-1"' in page
