@@ -11,11 +11,13 @@ return actions; import-linter keeps ``model`` <- ``rules`` <- ``plan``):
 - ``rules``: one rule per concern: trigger rules, retries, timeouts, slots, admission
   (maxActiveRuns), pinning, retention (pod GC, history limits).
 - ``plan``: the planner: observe, clear, schedule, finish (and abort), the per-run index
-  that makes a pass cost what changed, and the composed pass.
+  that makes a pass cost what changed, and the composed pass; ``plan.why``: why a task is
+  not running, asked of the same rules.
 
 Modules:
 
 - ``graph``: the task graph (upstream/downstream, topological order, leaves, cycles).
+- ``graph_view``: the graph as the UI draws it: wide fan-outs collapsed, a layered layout.
 - ``validation``: ``check_dag``/``validate_dag``: every problem of a DAG spec, one message each.
 - ``conditions``: the DAG's Ready condition; replacing a condition in a status.
 - ``states``: the task and run state machines and Airflow's rule for a run's final state.

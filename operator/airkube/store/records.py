@@ -175,6 +175,20 @@ class StoredDagVersion:
 
 
 @dataclass(frozen=True)
+class RecentRun:
+    """A run as a bar in a list of DAGs: what it was and when it ran, nothing more."""
+
+    namespace: str
+    name: str
+    dag_name: str
+    run_type: str
+    logical_date: datetime
+    state: str
+    start_time: datetime | None
+    end_time: datetime | None
+
+
+@dataclass(frozen=True)
 class StoredRun:
     """A run as recorded, with the store's bookkeeping.
 

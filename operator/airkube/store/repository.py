@@ -58,6 +58,7 @@ from .records import (
     HASH_MAX,
     NAMESPACE_MAX,
     OUTPUT_MAX_BYTES,
+    RecentRun,
     RunRecord,
     StoredDag,
     StoredDagVersion,
@@ -391,6 +392,58 @@ class Store:
         stmt = stmt.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit)
         with self._errors(f"listing runs of DAG {namespace}/{dag}"), self._read() as s:
             return [_stored_run(row) for row in s.scalars(stmt)]
+
+    def recent_runs(
+        self, namespace: str, dags: Collection[str], per_dag: int
+    ) -> dict[str, list[RecentRun]]:
+        """The newest ``per_dag`` runs (by logical date) of each DAG in ``dags``, in one
+        query: the DAG list's bars for a page of DAGs."""
+        if per_dag < 1:
+            raise ValueError(f"per_dag must be at least 1, got {per_dag}")
+        found: dict[str, list[RecentRun]] = {name: [] for name in dags}
+        if not found:
+            return found
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=DagRun.dag_name,
+                order_by=(DagRun.logical_date.desc(), DagRun.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(DagRun.id, rank)
+            .where(DagRun.namespace == namespace, DagRun.dag_name.in_(list(found)))
+            .subquery()
+        )
+        # A few columns, plain rows: a page of 500 DAGs is 5,000 runs.
+        c = DAG_RUNS.c
+        columns = (c.namespace, c.name, c.dag_name, c.run_type, c.logical_date, c.state)
+        stmt = (
+            select(*columns, c.start_time, c.end_time)
+            .join(ranked, ranked.c.id == DAG_RUNS.c.id)
+            .where(ranked.c.rank <= per_dag)
+            .order_by(DAG_RUNS.c.dag_name, DAG_RUNS.c.logical_date.desc(), DAG_RUNS.c.id.desc())
+        )
+        with self._errors(f"listing recent runs in namespace {namespace}"), self._read() as s:
+            for row in s.execute(stmt):
+                found[row.dag_name].append(RecentRun(*row))
+        return found
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        """Each recorded task of the run (its newest incarnation): the state of its latest
+        try and that try's number. A few columns only: a run may have 10,000 tasks."""
+        newest = _run_query(namespace, run, None).with_only_columns(DagRun.id).scalar_subquery()
+        stmt = (
+            select(TASK_INSTANCES.c.task_name, TASK_INSTANCES.c.try_number, TASK_INSTANCES.c.state)
+            .where(TASK_INSTANCES.c.run_id == newest)
+            .order_by(TASK_INSTANCES.c.task_name, TASK_INSTANCES.c.try_number)
+        )
+        found: dict[str, tuple[str, int]] = {}
+        with self._errors(f"reading task states of run {namespace}/{run}"), self._read() as s:
+            for task, try_number, state in s.execute(stmt):
+                found[task] = (state, try_number)  # ordered by try: the last one wins
+        return found
 
     def task_tries(
         self, namespace: str, run: str, *, uid: str | None = None

@@ -14,7 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
 from airkube import __version__
-from airkube.web import actions_api, actions_pages, api, pages, records, streams
+from airkube.web import (
+    actions_api,
+    actions_pages,
+    api,
+    pages,
+    records,
+    streams,
+    views_api,
+    views_pages,
+)
 from airkube.web.csrf import CSRFMiddleware
 from airkube.web.data import Cluster, DataError, History, KubeCluster
 from airkube.web.fragments import FragmentMiddleware
@@ -87,6 +96,8 @@ def create_app(
     actions_api.add_error_handlers(app)
     app.include_router(streams.router)
     app.add_middleware(FragmentMiddleware)
+    app.include_router(views_api.router)
+    app.include_router(views_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Every write is checked for a cross-site origin and this session's token (inside the
     # local server's guard, which is added last so that it runs first).

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airkube.store.records import StoredRun, StoredTaskLog, StoredTaskTry
+from airkube.store.records import RecentRun, StoredRun, StoredTaskLog, StoredTaskTry
 from airkube.web.data import Cluster, DataError, History, KubeCluster
 from airkube.web.service import Service
 
@@ -98,6 +98,16 @@ class GatedHistory:
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]:
         self.gate(namespace)
         return self.history.task_tries(namespace, run)
+
+    def recent_runs(
+        self, namespace: str, dags: list[str], per_dag: int
+    ) -> dict[str, list[RecentRun]]:
+        self.gate(namespace)
+        return self.history.recent_runs(namespace, dags, per_dag)
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        self.gate(namespace)
+        return self.history.task_states(namespace, run)
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]:
         self.gate(namespace)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from airkube.store.records import StoredRun, StoredTaskLog, StoredTaskTry
+from airkube.store.records import RecentRun, StoredRun, StoredTaskLog, StoredTaskTry
 
 
 class DataError(Exception):
@@ -51,6 +51,10 @@ class Cluster(Protocol):
         be read, e.g. the container has not started)."""
         ...
 
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """The Kubernetes events about one object (``kind`` DAGRun, Pod…), oldest first."""
+        ...
+
 
 class LogFollow(Protocol):
     """A followed log: :meth:`read` blocks until bytes arrive (b"" at its end); :meth:`close`
@@ -64,9 +68,19 @@ class LogFollow(Protocol):
 class History(Protocol):
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]: ...
 
+    def recent_runs(
+        self, namespace: str, dags: list[str], per_dag: int
+    ) -> dict[str, list[RecentRun]]:
+        """The newest ``per_dag`` runs of each of ``dags`` (one query for a page of DAGs)."""
+        ...
+
     def get_run(self, namespace: str, run: str) -> StoredRun | None: ...
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]: ...
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        """Each recorded task's latest try: (state, try number)."""
+        ...
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]: ...
 
@@ -241,6 +255,18 @@ class KubeCluster:
             raise DataError(404, f"pod {namespace}/{pod} no longer exists")
         return _FollowedLog(response)
 
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        body = self._call(
+            f"listing the events of {kind} {namespace}/{name}",
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
+        )
+        if body is None:
+            return []
+        items: list[dict[str, Any]] = self.api_client.sanitize_for_serialization(body.items)
+        return sorted(items, key=_event_time)
+
 
 class _FollowedLog:
     def __init__(self, response: Any) -> None:
@@ -264,6 +290,16 @@ class _FollowedLog:
             self.response.close()  # and its connection: it is not reused
 
 
+def _event_time(event: dict[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
+
+
 class StoreHistory:
     """:class:`History` from a :class:`airkube.store.Store` and the log store."""
 
@@ -282,12 +318,24 @@ class StoreHistory:
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]:
         return list(self._call(self.store.list_runs, namespace, dag, limit))
 
+    def recent_runs(
+        self, namespace: str, dags: list[str], per_dag: int
+    ) -> dict[str, list[RecentRun]]:
+        found: dict[str, list[RecentRun]] = self._call(
+            self.store.recent_runs, namespace, dags, per_dag
+        )
+        return found
+
     def get_run(self, namespace: str, run: str) -> StoredRun | None:
         found: StoredRun | None = self._call(self.store.get_run, namespace, run)
         return found
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]:
         return list(self._call(self.store.task_tries, namespace, run))
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = self._call(self.store.task_states, namespace, run)
+        return found
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]:
         return list(self._call(self.store.task_logs, namespace, run))

@@ -166,7 +166,9 @@ class _NoCluster:
         raise AuthError("no token: send the Authorization: Bearer header, or log in")
 
     list_dags = get_dag = list_runs = get_run = try_pod = pod_log = _refuse
-    check_watch = follow_pod_log = create_run = patch_run = patch_dag = delete_run = _refuse
+    check_watch = follow_pod_log = create_run = patch_run = patch_dag = delete_run = events = (
+        _refuse
+    )
 
 
 def create_incluster_app(

@@ -37,6 +37,8 @@ STATE_CLASSES: dict[str, str] = {
     TaskState.SKIPPED.value: "skip",
 }
 """The CSS class of each state's colour (others: ``none``)."""
+LOG_PAGE = 1000
+"""Log lines on one try page."""
 
 
 def _when(value: Any) -> str:
@@ -55,6 +57,24 @@ env.globals["duration"] = _duration
 env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
 env.globals["csrf_token"] = current_token  # the session's token, for forms and hx-headers
 env.globals["fragment_url"] = fragment_url
+
+
+def run_bars(namespace: str, dag: Any, longest: float) -> Markup:
+    """A DAG's recent runs as bars, oldest first (colour = state, height = duration), built
+    here rather than in the template: a page of 500 DAGs has 5,000 of them."""
+    base = escape(f"/ui/namespaces/{namespace}/dags/{dag.name}/runs/")
+    out = []
+    for b in reversed(dag.recent_runs):
+        name, state = escape(b.name), escape(b.state)
+        height = 3 + int(21 * (b.duration_seconds or 0) / longest)
+        out.append(
+            f'<a class="{STATE_CLASSES.get(b.state, "none")}" title="{name}: {state}" '
+            f'style="height: {height}px" href="{base}{name}"></a>'
+        )
+    return Markup("".join(out))
+
+
+env.globals["run_bars"] = run_bars
 
 
 def _render(name: str, **context: Any) -> HTMLResponse:
@@ -134,7 +154,10 @@ def run_page(request: Request, namespace: str, dag: str, run: str) -> HTMLRespon
     by_name = {t.name: t for t in detail.tasks}
     upstream = {t.name: t.upstream for t in detail.tasks}
     rows = [(prefix, by_name[name]) for prefix, name in tree_lines(list(by_name), upstream)]
-    return _render("run.html", ns=namespace, dag=dag, run=detail, rows=rows)
+    from airkube.web.views_pages import run_extras  # (it imports this module)
+
+    extras = run_extras(context.service(request), namespace, dag, detail)
+    return _render("run.html", ns=namespace, dag=dag, run=detail, rows=rows, **extras)
 
 
 @router.get(
@@ -149,6 +172,7 @@ def try_page(
     task: str,
     n: int,
     start: Annotated[int, Query(ge=0)] = 0,
+    tail: bool = False,
 ) -> HTMLResponse:
     service = context.service(request)
     detail = service.get_try(namespace, dag, run, task, n)
@@ -156,9 +180,13 @@ def try_page(
     log: Any = None
     log_error = None
     try:
-        log = service.get_log(namespace, dag, run, task, n, start=start, limit=1000)
+        log = service.get_log(namespace, dag, run, task, n, start=start, limit=LOG_PAGE, tail=tail)
     except DataError as e:  # the page still shows the try when its log cannot be read
         log_error = str(e)
+    from airkube.web.views_pages import try_extras  # (it imports this module)
+
+    current = bool(tries.items) and tries.items[-1].try_number == n
+    extras = try_extras(service, namespace, dag, run, task, n, current)
     return _render(
         "try.html",
         ns=namespace,
@@ -169,4 +197,6 @@ def try_page(
         tries=tries.items,
         log=log,
         log_error=log_error,
+        page_size=LOG_PAGE,
+        **extras,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from airkube.api.states import RunState, TaskState
@@ -31,6 +31,7 @@ from airkube.web.models import (
     TryList,
 )
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECENT_RUNS = 10
 """Bars per DAG in the DAG list."""
 MAX_PAGE = 500
@@ -112,9 +113,9 @@ def _recorded_summary(row: Any) -> RunSummary:
 
 
 def _newest_first(runs: Iterable[RunSummary]) -> list[RunSummary]:
-    def key(r: RunSummary) -> tuple[float, str]:
+    def key(r: RunSummary) -> tuple[bool, datetime, str]:
         when = r.logical_date or r.start_time
-        return (when.timestamp() if when else float("inf"), r.name)
+        return (when is None, when or _EPOCH, r.name)
 
     return sorted(runs, key=key, reverse=True)
 
@@ -202,16 +203,19 @@ class Service:
         page = [d for d in matching if after is None or d["metadata"]["name"] > after][:limit]
         last = page[-1]["metadata"]["name"] if page else None
         more = last is not None and any(d["metadata"]["name"] > last for d in matching)
-        by_dag: dict[str, dict[str, RunSummary]] = {d["metadata"]["name"]: {} for d in page}
+        # A bar needs a run's name, state, times and logical date: a recorded row (RecentRun)
+        # has them, with no RunSummary made of each of a page's 5,000 rows.
+        by_dag: dict[str, dict[str, Any]] = {d["metadata"]["name"]: {} for d in page}
         if page:
             for run in self.cluster.list_runs(namespace):
                 if _run_dag(run) in by_dag:
                     by_dag[_run_dag(run)][run["metadata"]["name"]] = _live_summary(run)
-            # Runs whose resources were deleted have bars too (one query per DAG shown).
+            # Runs whose resources were deleted have bars too (one query for the page).
             if self.history is not None:
+                recent = self.history.recent_runs(namespace, list(by_dag), RECENT_RUNS)
                 for name, runs in by_dag.items():
-                    for row in self.history.list_runs(namespace, name, RECENT_RUNS):
-                        runs.setdefault(row.name, _recorded_summary(row))
+                    for row in recent.get(name, ()):
+                        runs.setdefault(row.name, row)
         items = [
             self._summary(d, _newest_first(by_dag[d["metadata"]["name"]].values())) for d in page
         ]
@@ -440,8 +444,18 @@ class Service:
         return found
 
     def get_log(
-        self, namespace: str, dag: str, run: str, task: str, n: int, *, start: int, limit: int
+        self,
+        namespace: str,
+        dag: str,
+        run: str,
+        task: str,
+        n: int,
+        *,
+        start: int,
+        limit: int,
+        tail: bool = False,
     ) -> LogPage:
+        """A page of ``limit`` lines from line ``start``; ``tail``: the last ``limit``."""
         if start < 0 or not 1 <= limit <= 10_000:
             raise BadRequestError(
                 f"start must be >= 0 and limit between 1 and 10000 (got {start}, {limit})"
@@ -473,6 +487,8 @@ class Service:
             text = stored.decode(errors="replace")
             source = "store"
         lines = text.splitlines()
+        if tail:
+            start = max(len(lines) - limit, 0)
         page = lines[start : start + limit]
         end = start + len(page)
         return LogPage(

@@ -219,7 +219,7 @@ def test_a_running_trys_page_follows_its_log_after_the_lines_it_shows(
     assert f'data-follow="{TRY}/logs/stream?start=2"' in page
     assert "&lt;script&gt;two&lt;/script&gt;" in page
     log = httpx2.get(f"{url}?fragment=log", timeout=10).text
-    assert log.strip().startswith('<p class="muted">from the pod')
+    assert log.strip().startswith('<nav class="log-nav"><span class="muted">from the pod')
     cluster.pods["etl-1", "load", 1]["status"]["phase"] = "Succeeded"
     assert "data-follow" not in httpx2.get(url, timeout=10).text
 

@@ -90,6 +90,7 @@ class FakeCluster:
         self.runs: dict[str, dict[str, Any]] = {}
         self.pods: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.logs: dict[str, str] = {}
+        self.events_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.refuse: int | None = None
 
     def _check(self) -> None:
@@ -120,6 +121,9 @@ class FakeCluster:
     def pod_log(self, namespace: str, pod: str) -> str | None:
         return self.logs.get(pod)
 
+    def events(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        return self.events_of.get((kind, name), [])
+
     def check_watch(self, namespace: str) -> None:
         self._check()
 
@@ -148,15 +152,23 @@ class FakeHistory:
         self.runs: dict[str, StoredRun] = {}
         self.tries: dict[str, list[StoredTaskTry]] = {}
         self.logs: dict[tuple[str, str, int], bytes] = {}
+        self.recent_queries = 0
 
     def list_runs(self, namespace: str, dag: str, limit: int) -> list[StoredRun]:
         return [r for r in self.runs.values() if r.dag_name == dag][:limit]
+
+    def recent_runs(self, namespace: str, dags: list[str], per_dag: int) -> dict[str, list[Any]]:
+        self.recent_queries += 1
+        return {d: self.list_runs(namespace, d, per_dag) for d in dags}
 
     def get_run(self, namespace: str, run: str) -> StoredRun | None:
         return self.runs.get(run)
 
     def task_tries(self, namespace: str, run: str) -> list[StoredTaskTry]:
         return self.tries.get(run, [])
+
+    def task_states(self, namespace: str, run: str) -> dict[str, tuple[str, int]]:
+        return {t.task_name: (t.state, t.try_number) for t in self.tries.get(run, [])}
 
     def task_logs(self, namespace: str, run: str) -> list[StoredTaskLog]:
         return [
