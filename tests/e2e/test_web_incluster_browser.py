@@ -26,7 +26,7 @@ def test_login_then_the_403_page_for_another_namespace(
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{s.url}/ui/namespaces/{s.a}/dags")
     expect(page.get_by_role("link", name="chatty", exact=True)).to_be_visible()
-    [cookie] = page.context.cookies()
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "airkube_token"]
     assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
         "airkube_token",
         True,

@@ -51,13 +51,12 @@ def test_an_open_run_page_follows_the_runs_states(
     page.goto(f"{web}/ui/namespaces/{namespace}/dags/livepage/runs/livepage-1")
     mark_loaded(page)
     run_state = page.locator("h1 .state")
-    row = page.locator("tr").filter(has=page.locator("td:first-child", has_text="transform"))
-    transform = row.locator(".state")
+    transform = page.locator("#task-transform .state")
     expect(run_state).to_have_text("Running", timeout=LIVE_MS)
     expect(transform).to_have_text("Running", timeout=LIVE_MS)
     screenshot(page, "live-run")
     expect(run_state).to_have_text("Succeeded", timeout=LIVE_MS)
-    expect(page.locator("td .state")).to_have_text(["Succeeded"] * 3)
+    expect(page.locator("tr[id^=task-] .state")).to_have_text(["Succeeded"] * 3)
     assert_not_reloaded(page)
 
 
@@ -98,10 +97,18 @@ def test_a_try_page_streams_the_running_pods_log(
     # The try ends: the page shows its final state and the log as stored.
     started = time.monotonic()
     expect(page.locator("h1 .state")).to_have_text("Succeeded", timeout=LIVE_MS)
-    expect(page.locator("[data-log-section] p.muted").first).to_contain_text(
-        "from the", timeout=LIVE_MS
-    )
-    assert page.locator("pre.log").text_content() == KWOK_LOG
+    expect(page.locator("[data-log-section] .log-nav")).to_contain_text("from the", timeout=LIVE_MS)
+    assert log_text(page) == KWOK_LOG
     assert page.locator("pre.log[data-follow]").count() == 0
     assert time.monotonic() - started < LIVE_MS / 1000
     assert_not_reloaded(page)
+
+
+def log_text(page: Page) -> str:
+    """The log as shown, without the line numbers."""
+    text: str = page.locator("pre.log").evaluate(
+        "e => Array.from(e.childNodes)"
+        ".filter(n => !(n.classList && n.classList.contains('ln')))"
+        ".map(n => n.textContent).join('')"
+    )
+    return text

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from airkube.core.graph_view import DEFAULT_THRESHOLD
 from airkube.web import context, views
+from airkube.web.data import DataError
 from airkube.web.models import RunDetail
 from airkube.web.pages import STATE_CLASSES, _render
 from airkube.web.service import Service
@@ -132,12 +133,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _events(
+    service: Service, namespace: str, kind: str, name: str
+) -> tuple[list[views.KubeEvent], str | None]:
+    """The object's events, or none and why when the user may not read them: a page shows
+    what its user may see, not a 403 for all of it."""
+    try:
+        return views.events(service, namespace, kind, name), None
+    except DataError as e:
+        if e.status not in (401, 403):
+            raise
+        return [], str(e)
+
+
 def run_extras(service: Service, namespace: str, dag: str, detail: RunDetail) -> dict[str, Any]:
     """What run.html's extra blocks show: the Gantt, the events, the waiting tasks."""
     now = _now()
+    events, events_note = (
+        _events(service, namespace, "DAGRun", detail.name) if detail.live else ([], None)
+    )
     return {
         "gantt": gantt_rows(views.gantt(service, namespace, detail), now),
-        "events": views.events(service, namespace, "DAGRun", detail.name) if detail.live else [],
+        "events": events,
+        "events_note": events_note,
         "waiting": views.waiting(service, namespace, dag, detail, now),
     }
 
@@ -175,10 +193,18 @@ def try_extras(
     """What try.html's extra blocks show: the pod and its command, its events, and why the
     task waits (for its current try)."""
     pod = views.pod_details(service, namespace, dag, run, task, n)
-    pod_events = views.events(service, namespace, "Pod", pod.name) if pod and pod.name else []
+    pod_events, events_note = (
+        _events(service, namespace, "Pod", pod.name) if pod and pod.name else ([], None)
+    )
     why: list[views.Waiting] = []
     if current:
         detail = service.get_run(namespace, run, dag)
         why = views.waiting(service, namespace, dag, detail, _now(), only=task)
     command = shlex.join(pod.command + pod.args) if pod else ""
-    return {"pod": pod, "pod_events": pod_events, "why": why, "command_line": command}
+    return {
+        "pod": pod,
+        "pod_events": pod_events,
+        "events_note": events_note,
+        "why": why,
+        "command_line": command,
+    }
