@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help demo venv tools images lint unit e2e test chaos fuzz bench crds cluster-up cluster-down cluster-status clean
+.PHONY: help demo venv tools images lint unit e2e test chaos fuzz bench crds screenshots cluster-up cluster-down cluster-status clean
 
 help:
 	@echo "make demo          local cluster + helm install + run the example DAG and watch it finish"
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz          ~1,300 malformed DAGs and runs beside a good DAG: verdicts, tracebacks, stalls (minutes)"
 	@echo "make bench         benchmarks (bench/) on the local cluster; not part of the tests"
 	@echo "make crds          regenerate crds/ (and the chart's copy) from the pydantic models"
+	@echo "make screenshots   copy the browser tests' screenshots that the README shows into docs/"
 	@echo "make tools         build the pinned cluster binaries into ~/.cache/airkube"
 	@echo "make images        build the images of the real node (busybox, python, operator)"
 	@echo "make cluster-up    start the local cluster (kubectl context kwok-airkube)"
@@ -58,6 +59,14 @@ test: lint $(STAMP) tools
 # Not part of `make test`: three 200-task runs, 30+ operator kills, a 10 s refused-status
 # window, on the local cluster (tests/e2e/chaos.py; CHAOS_ARGS=--help lists its knobs).
 CHAOS_ARGS ?=
+README_SCREENSHOTS = dag-list grid graph run try live-log trigger-form clear-preview forbidden
+
+screenshots:
+	@for s in $(README_SCREENSHOTS); do \
+	  test -f build/screenshots/$$s.png || { echo "build/screenshots/$$s.png is missing: run the browser tests (make e2e)"; exit 1; }; \
+	  cp build/screenshots/$$s.png docs/screenshots/$$s.png; done
+	@echo "docs/screenshots: $(README_SCREENSHOTS)"
+
 chaos: $(STAMP) tools
 	PYTHONPATH=tests $(BIN)/python -m e2e.chaos $(CHAOS_ARGS)
 

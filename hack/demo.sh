@@ -104,6 +104,22 @@ op exec deploy/airkube -- airkube history "$DAG" -n "$NS"
 
 [[ "$state" == Succeeded ]] || { echo "demo: the run ended ${state:-unfinished} (operator log: $log)" >&2; exit 1; }
 
+# The web UI, as a user opens it: `kubectl airkube ui` serves it on this machine with the
+# kubeconfig's credentials; here without a browser, its page of the run read and checked.
+step "The web UI on this machine: kubectl airkube ui"
+ui_dir="$(mktemp -d)"
+"$AIRKUBE" ui --no-browser --context "$CONTEXT" -n "$NS" --db-url "sqlite:///$ui_dir/ui.db" \
+  >"$ui_dir/out" 2>"$ui_dir/err" &
+ui_pid=$!
+for _ in $(seq 100); do grep -q '^airkube UI: ' "$ui_dir/out" && break; sleep 0.2; done
+ui_url="$(sed -n 's/^airkube UI: //p' "$ui_dir/out")"
+ui_ok=0
+[[ -n "$ui_url" ]] && "$ROOT/.venv/bin/python" "$ROOT/hack/demo/ui_check.py" "$ui_url" "$NS" "$DAG" "$run" "$state" || ui_ok=$?
+kill "$ui_pid" 2>/dev/null || true
+wait "$ui_pid" 2>/dev/null || true
+[[ -n "$ui_url" && "$ui_ok" == 0 ]] || { echo "demo: the web UI did not show $run:" >&2; cat "$ui_dir/out" "$ui_dir/err" >&2; rm -rf "$ui_dir"; exit 1; }
+rm -rf "$ui_dir"
+
 step "Next steps"
 cat <<EOF
 demo: $run succeeded. The cluster and the operator (namespace airkube) keep running;
@@ -114,6 +130,10 @@ Once, in your shell:
   export PATH="\$PWD/.venv/bin:\$PATH"    # airkube, and kubectl-airkube for \`kubectl airkube\`
   kubectl config use-context $CONTEXT
   kubectl config set-context --current --namespace $NS
+
+The web UI (DAGs, grid, graph, runs, tries and their logs, live; trigger, clear, mark):
+  kubectl airkube ui                      # opens http://127.0.0.1:PORT/?token=… in your browser
+  # then DAG $DAG → run $run; --no-browser prints the URL instead
 
 The operator runs in the cluster and watches namespace $NS:
   kubectl -n airkube logs deploy/airkube -f
