@@ -1,8 +1,10 @@
 """The chart's operator really running: `helm install` with the operator image built here
 (hack/images.sh), its pod on the real node. With SQLite on a volume the test provides it
-passes its liveness probe and runs a DAG; with PostgreSQL and two replicas one is active
-and the other stands by, and deleting the active pod mid-run still ends every run with
-exactly one pod per try."""
+passes its liveness probe and runs a DAG, and the chart's web server (web.enabled) beside
+it serves the run's history to `kubectl airkube history`/`tries` run here, through the
+port-forward the CLI opens itself with a user's own token; with PostgreSQL and two
+replicas one is active and the other stands by, and deleting the active pod mid-run still
+ends every run with exactly one pod per try."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy import create_engine, make_url, text
 from airkube.store.engine import parse_url
 from postgres_server import postgres_server
 
+from .cli import airkube
 from .cluster import ROOT, Cluster, node_var
 from .conftest import Helm
 from .forward import forwarder
@@ -147,7 +150,35 @@ def install(helm: Helm, release: str, namespace: str, values: dict[str, str]) ->
     )  # fmt: skip
 
 
+def user_token(core: client.CoreV1Api, namespace: str) -> str:
+    """A token of a new ServiceAccount that may read DAGs and DAGRuns in ``namespace`` and
+    forward a port to a pod there (what `history` and `tries` through the web server need)."""
+    name = "web-user"
+    rbac = client.RbacAuthorizationV1Api(core.api_client)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    rules = [
+        {"apiGroups": ["airkube.io"], "resources": ["dags", "dagruns"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["get", "create"]},
+    ]
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    )
+    answer = core.create_namespaced_service_account_token(
+        name, namespace, {"spec": {"expirationSeconds": 600}}
+    )
+    token: str = answer.status.token
+    return token
+
+
 def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
+    cluster: Cluster,
     helm: Helm,
     release: str,
     core: client.CoreV1Api,
@@ -165,9 +196,14 @@ def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
             {
                 "database.sqlite.persistence.existingClaim": claim,
                 "livenessProbe.periodSeconds": "2",
+                "web.enabled": "true",
             },
         )
-        (pod,) = operator_pods(core, namespace, release)
+        (pod,) = [
+            p
+            for p in operator_pods(core, namespace, release)
+            if p.metadata.labels.get("app.kubernetes.io/component") == "operator"
+        ]
         assert pod.spec.node_name == "real-node-0"
         wait_log_line(core, namespace, [pod], "airkube operator ready", timeout=60)
 
@@ -193,6 +229,16 @@ def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
         assert not [e for e in events if e.reason == "Unhealthy"], [e.message for e in events]
         # The history is on the volume the test gave it.
         assert (tmp_path / "db" / "airkube.db").exists() or list((tmp_path / "db").iterdir())
+        # And the web server reads it for a user: the CLI finds the server, forwards a
+        # port to its pod and sends the user's token (a ServiceAccount's, with `edit`).
+        token = user_token(core, namespace)
+        history = airkube(cluster, namespace, "history", "chain", "--token", token)
+        assert "chain-1" in history.stdout, history.stdout
+        assert "Succeeded" in history.stdout, history.stdout
+        tries = airkube(cluster, namespace, "tries", "chain-1", "--token", token)
+        assert [line.split()[:3] for line in tries.stdout.splitlines()[1:]] == [
+            [t, "1", "Succeeded"] for t in "abc"
+        ], tries.stdout
     finally:
         helm("uninstall", release, "-n", namespace, "--ignore-not-found", "--wait")
         core.delete_persistent_volume(f"{namespace}-sqlite")
