@@ -46,13 +46,12 @@ def ui(
     context: str | None,
 ) -> None:
     """Serve the web UI on 127.0.0.1 and open it in the browser (Ctrl-C stops it)."""
+    from airkube.cli.web import open_history
     from airkube.kube.client import KubeConfigError, KubeTarget, api_client
     from airkube.kube.identity import current_user
-    from airkube.store.errors import StoreError
-    from airkube.store.repository import Store
     from airkube.web import serving
     from airkube.web.app import create_app
-    from airkube.web.data import KubeCluster, StoreHistory
+    from airkube.web.data import KubeCluster
     from airkube.web.security import LocalSecurity
 
     ns = namespace or current_namespace(kubeconfig, context)
@@ -61,14 +60,11 @@ def ui(
         cluster = KubeCluster(api_client(KubeTarget(kubeconfig, context), pool_size=16))
     except KubeConfigError as e:
         fail(str(e))
-    history = None
-    try:
-        history = StoreHistory(
-            Store.from_url(db_url, migrate=False),
-            s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
-        )
-    except StoreError as e:
-        click.echo(f"note: no history or stored logs: {e}", err=True)
+    history = open_history(
+        db_url,
+        s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
+        note="note: no history or stored logs",
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on the same --port
     try:

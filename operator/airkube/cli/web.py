@@ -12,6 +12,8 @@ it (then tokens cross the cluster network in clear from the ingress to the pod).
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from airkube.cli.common import context_option, db_option, fail, kubeconfig_option
@@ -93,11 +95,8 @@ def web(
     from kubernetes.client import ApiClient
 
     from airkube.kube.client import KubeConfigError, KubeTarget, load_configuration
-    from airkube.store.errors import StoreError
-    from airkube.store.repository import Store
     from airkube.web import serving
     from airkube.web.auth import Authenticator, KubeBackend
-    from airkube.web.data import StoreHistory
     from airkube.web.incluster import create_incluster_app
     from airkube.web.live import KubeWatchSource
 
@@ -107,14 +106,11 @@ def web(
         server = load_configuration(KubeTarget(kubeconfig, context), pool_size=16)
     except KubeConfigError as e:
         fail(str(e))
-    history = None
-    try:
-        history = StoreHistory(
-            Store.from_url(db_url, migrate=False),
-            s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
-        )
-    except StoreError as e:
-        click.echo(f"airkube web: no history or stored logs: {e}", err=True)
+    history = open_history(
+        db_url,
+        s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
+        note="airkube web: no history or stored logs",
+    )
     authenticator = Authenticator(KubeBackend(server), history, ttl=cache_seconds)
     # The live streams' shared watches read with the server's own (read-only) account;
     # each stream first checks that its user may list what it streams.
@@ -131,3 +127,18 @@ def web(
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
     ).run()
+
+
+def open_history(db_url: str, s3: Any, *, note: str) -> Any:
+    """The web server's view of the metadata database and the log store (a
+    :class:`~airkube.web.data.StoreHistory`), or None, said in one line after ``note``,
+    when the database cannot be opened: the server then shows live state only."""
+    from airkube.store.errors import StoreError
+    from airkube.store.repository import Store
+    from airkube.web.data import StoreHistory
+
+    try:
+        return StoreHistory(Store.from_url(db_url, migrate=False), s3)
+    except StoreError as e:
+        click.echo(f"{note}: {e}", err=True)
+        return None
