@@ -6,6 +6,9 @@ API, the pages and the live streams."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -25,6 +28,25 @@ def service(request: Request) -> Service:
         return own
     found: Service = request.app.state.service
     return found
+
+
+_signed_in: ContextVar[Identity | None] = ContextVar("airkube_signed_in", default=None)
+
+
+def signed_in() -> Identity | None:
+    """Who the request being served is for, in the cluster (None on the local server and
+    outside a request): what the pages' header shows, with a Log out button."""
+    return _signed_in.get()
+
+
+@contextmanager
+def signing_in(who: Identity) -> Iterator[None]:
+    """The in-cluster middleware serves a request within this, once it knows its user."""
+    reset = _signed_in.set(who)
+    try:
+        yield
+    finally:
+        _signed_in.reset(reset)
 
 
 def identity(request: Request) -> Identity | None:

@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from airkube.web import pages
+from airkube.web import context, pages
 from airkube.web.app import create_app
 from airkube.web.auth import Authenticator, AuthError, Session
 from airkube.web.data import DataError
@@ -82,7 +82,8 @@ class InClusterMiddleware:
         state = scope.setdefault("state", {})
         state["airkube_service"] = session.service
         state["airkube_identity"] = session.identity
-        await self.app(scope, receive, send)
+        with context.signing_in(session.identity):
+            await self.app(scope, receive, send)
 
     def _refusal(self, request: Request, error: DataError) -> Response:
         if request.url.path.startswith("/api/"):

@@ -55,6 +55,7 @@ def _duration(start: Any, end: Any) -> str:
 env.filters["when"] = _when
 env.globals["duration"] = _duration
 env.globals["state_class"] = lambda s: STATE_CLASSES.get(str(s), "none")
+env.globals["signed_in"] = context.signed_in
 env.globals["csrf_token"] = current_token  # the session's token, for forms and hx-headers
 env.globals["fragment_url"] = fragment_url
 

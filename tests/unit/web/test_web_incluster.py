@@ -281,3 +281,10 @@ def test_on_the_local_server_context_require_allows_and_there_is_no_identity() -
         return {"identity": context.identity(request) is not None}
 
     assert TestClient(app).get("/probe").json() == {"identity": False}
+
+
+def test_pages_say_who_is_signed_in_with_a_log_out_button(client: TestClient) -> None:
+    form_post(client, "/login", {"token": "alice"})
+    page = client.get("/ui/namespaces/data/dags").text
+    assert '<form class="whoami" method="post" action="/logout">' in page
+    assert ">system:serviceaccount:data:alice</span> <button>Log out</button>" in page
