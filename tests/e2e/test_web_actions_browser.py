@@ -1,12 +1,12 @@
 """The write actions in a real browser against the local cluster: a run started from the
-trigger form (generated from the DAG's params, checked on the server) succeeds; mark and
-clear work from the run page, each through its preview. Screenshots: trigger-form.png,
+trigger form (generated from the DAG's params, checked on the server) succeeds, its page
+following it without a reload; mark and clear work from the run page, each through its
+preview. Screenshots: trigger-form.png,
 clear-preview.png. The DAG list's pause toggle works too."""
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,14 +35,12 @@ def site(api: client.ApiClient, operator: OperatorProcess) -> Iterator[str]:
         yield url
 
 
-def reload_until_run_is(page: Page, want: str, timeout: float = RUN_TIMEOUT) -> None:
-    """Reload the run page until its state reads ``want`` (live updates are not needed)."""
-    deadline = time.monotonic() + timeout
-    shown = page.locator("h1 .state")
-    while shown.inner_text() != want:
-        assert time.monotonic() < deadline, f"the run page still shows {shown.inner_text()}"
-        page.wait_for_timeout(250)
-        page.reload()
+def run_page_shows(page: Page, want: str, timeout: float = RUN_TIMEOUT) -> None:
+    """The open run page comes to show the run ``want`` by itself (live updates): no
+    reload, which would lose the marker set here."""
+    page.evaluate("window.__notReloaded = true")
+    expect(page.locator("h1 .state")).to_have_text(want, timeout=timeout * 1000)
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
 
 
 def test_a_run_started_from_the_trigger_form_succeeds(
@@ -89,7 +87,7 @@ def test_a_run_started_from_the_trigger_form_succeeds(
 
     page.click("#confirm")
     expect(page).to_have_url(re.compile(r"/runs/shop-from-form$"))
-    reload_until_run_is(page, "Succeeded")
+    run_page_shows(page, "Succeeded")
     run = custom.get_namespaced_custom_object(
         GROUP, VERSION, namespace, "dagruns", "shop-from-form"
     )
@@ -121,7 +119,7 @@ def test_mark_and_clear_from_the_run_page(
     expect(preview.get_by_role("row", name="flaky Failed → Succeeded")).to_be_visible()
     page.click("#confirm")
     expect(page).to_have_url(run_url)
-    reload_until_run_is(page, "Succeeded")  # "after" ran once flaky was marked
+    run_page_shows(page, "Succeeded")  # "after" ran once flaky was marked
 
     page.get_by_role("link", name="Clear…").click()
     page.get_by_label("after").check()
@@ -133,10 +131,9 @@ def test_mark_and_clear_from_the_run_page(
     screenshot(page, "clear-preview")
     page.click("#confirm")
     expect(page).to_have_url(run_url)
-    deadline = time.monotonic() + RUN_TIMEOUT
-    cells = page.locator("tr", has=page.get_by_role("link", name="after", exact=True)).locator("td")
-    # The task's state and try columns: it ran again, as try 2.
-    while [cells.nth(2).inner_text(), cells.nth(3).inner_text()] != ["Succeeded", "2"]:
-        assert time.monotonic() < deadline, f"task after shows {cells.all_inner_texts()}"
-        page.wait_for_timeout(250)
-        page.reload()
+    # The task's state and try columns: it ran again, as try 2, shown without a reload.
+    page.evaluate("window.__notReloaded = true")
+    cells = page.locator("#task-after td")
+    expect(cells.nth(2)).to_have_text("Succeeded", timeout=RUN_TIMEOUT * 1000)
+    expect(cells.nth(3)).to_have_text("2", timeout=RUN_TIMEOUT * 1000)
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
