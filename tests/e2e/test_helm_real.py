@@ -230,7 +230,7 @@ def test_the_charts_operator_runs_on_the_real_node_with_sqlite_and_runs_a_dag(
         # The history is on the volume the test gave it.
         assert (tmp_path / "db" / "airkube.db").exists() or list((tmp_path / "db").iterdir())
         # And the web server reads it for a user: the CLI finds the server, forwards a
-        # port to its pod and sends the user's token (a ServiceAccount's, with `edit`).
+        # port to its pod and sends the user's token (a ServiceAccount's, see user_token).
         token = user_token(core, namespace)
         history = airkube(cluster, namespace, "history", "chain", "--token", token)
         assert "chain-1" in history.stdout, history.stdout
@@ -264,17 +264,31 @@ def pg_schema_url(cluster: Cluster) -> Iterator[str]:
                 yield in_cluster.render_as_string(hide_password=False)
         finally:
             with engine.connect() as conn:
+                # A connection still holding locks in the schema (a pod not yet gone) would
+                # make the DROP wait for ever: end those first.
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l"
+                        " JOIN pg_class c ON l.relation = c.oid"
+                        " JOIN pg_namespace n ON c.relnamespace = n.oid"
+                        " WHERE n.nspname = :schema AND l.pid <> pg_backend_pid()"
+                    ),
+                    {"schema": schema},
+                )
+                conn.execute(text("SET lock_timeout = '30s'"))
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             engine.dispose()
 
 
 def test_two_replicas_on_postgresql_one_active_and_deleting_it_mid_run_loses_nothing(
     helm: Helm,
+    # Before the release: fixtures are torn down in reverse, so the release (its pods and
+    # their connections) is gone before the schema is dropped.
+    pg_schema_url: str,
     release: str,
     core: client.CoreV1Api,
     custom: client.CustomObjectsApi,
     real_namespace: str,
-    pg_schema_url: str,
 ) -> None:
     namespace = real_namespace
     install(
