@@ -12,6 +12,7 @@ it (then tokens cross the cluster network in clear from the ingress to the pod).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -110,6 +111,9 @@ def web(
         db_url,
         s3_settings(log_s3_bucket, log_s3_prefix, log_s3_endpoint, log_s3_region),
         note="airkube web: no history or stored logs",
+        # Started beside the operator, the server may come up before the operator has
+        # created or migrated the database: wait for it rather than serve without it.
+        wait=HISTORY_WAIT_S,
     )
     authenticator = Authenticator(KubeBackend(server), history, ttl=cache_seconds)
     # The live streams' shared watches read with the server's own (read-only) account;
@@ -129,16 +133,26 @@ def web(
     ).run()
 
 
-def open_history(db_url: str, s3: Any, *, note: str) -> Any:
+HISTORY_WAIT_S = 25.0
+"""How long `airkube web` waits at start for the metadata database to be ready (within
+the chart's liveness probe's first 35 s; a restart waits again)."""
+
+
+def open_history(db_url: str, s3: Any, *, note: str, wait: float = 0.0) -> Any:
     """The web server's view of the metadata database and the log store (a
     :class:`~airkube.web.data.StoreHistory`), or None, said in one line after ``note``,
-    when the database cannot be opened: the server then shows live state only."""
+    when the database cannot be opened within ``wait`` seconds (tried every second): the
+    server then shows live state only."""
     from airkube.store.errors import StoreError
     from airkube.store.repository import Store
     from airkube.web.data import StoreHistory
 
-    try:
-        return StoreHistory(Store.from_url(db_url, migrate=False), s3)
-    except StoreError as e:
-        click.echo(f"{note}: {e}", err=True)
-        return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return StoreHistory(Store.from_url(db_url, migrate=False), s3)
+        except StoreError as e:
+            if time.monotonic() >= deadline:
+                click.echo(f"{note}: {e}", err=True)
+                return None
+        time.sleep(1.0)

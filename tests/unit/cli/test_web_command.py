@@ -31,6 +31,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append({"app": c.app, "host": c.host, "port": c.port, "ssl_certfile": c.ssl_certfile})
 
     monkeypatch.setattr(Server, "run", run)
+    monkeypatch.setattr("airkube.cli.web.HISTORY_WAIT_S", 0.0)  # no database here: no wait
     return calls
 
 
@@ -64,3 +65,25 @@ def test_a_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["web", "--kubeconfig", str(tmp_path / "missing")])
     assert result.exit_code == 1
     assert result.output.startswith("airkube: cannot load kubeconfig")
+
+
+def test_the_server_waits_for_a_database_the_operator_has_not_migrated_yet(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from airkube.cli.web import open_history
+    from airkube.store.repository import Store
+
+    url = f"sqlite:///{tmp_path / 'airkube.db'}"
+    assert open_history(url, None, note="no history") is None  # not migrated, no wait
+
+    def operator_starts() -> None:
+        Store.from_url(url, migrate=True).close()
+
+    later = threading.Timer(1.5, operator_starts)
+    later.start()
+    try:
+        assert open_history(url, None, note="no history", wait=20) is not None
+    finally:
+        later.join()
