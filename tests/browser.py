@@ -170,3 +170,13 @@ def assert_shown_as_text(element: Locator, text: str) -> None:
     children = element.evaluate("e => e.childElementCount")
     assert shown == text, f"shown {shown!r}, expected {text!r}"
     assert children == 0, f"{children} element(s) parsed from the text {text!r}"
+
+
+def mark_loaded(page: Page) -> None:
+    """A value that a reload would lose: :func:`assert_not_reloaded` checks it is still
+    there (a page that follows the cluster live must not need a reload)."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"

@@ -23,7 +23,7 @@ from .resources import apply_dag, create_run, sim, state, task
 from .waiting import watch_run
 from .web_server import serve
 
-from browser import screenshot  # isort: skip  (tests/ is on the path)
+from browser import assert_not_reloaded, mark_loaded, screenshot  # isort: skip  (tests/ is on the path)
 
 RUN_TIMEOUT = 60.0
 
@@ -38,9 +38,9 @@ def site(api: client.ApiClient, operator: OperatorProcess) -> Iterator[str]:
 def run_page_shows(page: Page, want: str, timeout: float = RUN_TIMEOUT) -> None:
     """The open run page comes to show the run ``want`` by itself (live updates): no
     reload, which would lose the marker set here."""
-    page.evaluate("window.__notReloaded = true")
+    mark_loaded(page)
     expect(page.locator("h1 .state")).to_have_text(want, timeout=timeout * 1000)
-    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+    assert_not_reloaded(page)
 
 
 def test_a_run_started_from_the_trigger_form_succeeds(
@@ -132,8 +132,8 @@ def test_mark_and_clear_from_the_run_page(
     page.click("#confirm")
     expect(page).to_have_url(run_url)
     # The task's state and try columns: it ran again, as try 2, shown without a reload.
-    page.evaluate("window.__notReloaded = true")
+    mark_loaded(page)
     cells = page.locator("#task-after td")
     expect(cells.nth(2)).to_have_text("Succeeded", timeout=RUN_TIMEOUT * 1000)
     expect(cells.nth(3)).to_have_text("2", timeout=RUN_TIMEOUT * 1000)
-    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+    assert_not_reloaded(page)

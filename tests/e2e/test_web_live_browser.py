@@ -10,7 +10,7 @@ import time
 from kubernetes import client
 from playwright.sync_api import Page, expect
 
-from browser import screenshot
+from browser import assert_not_reloaded, mark_loaded, screenshot
 
 from .operator_process import OperatorProcess
 from .resources import apply_dag, create_run, sim, task
@@ -19,15 +19,6 @@ from .waiting import watch_run
 
 LIVE_MS = 15_000
 """How long a page may take to show a state the operator reaches (the run's own time)."""
-
-
-def mark_loaded(page: Page) -> None:
-    """A value that a reload would lose: the test checks it is still there at the end."""
-    page.evaluate("window.__notReloaded = true")
-
-
-def assert_not_reloaded(page: Page) -> None:
-    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
 
 
 def test_an_open_run_page_follows_the_runs_states(
